@@ -1,0 +1,1 @@
+"""Entry points and wiring: the streamdesk command, settings, the qasync loop."""

@@ -1,0 +1,57 @@
+"""The `streamdesk` command: the desktop app by default, plus the server and headless verbs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Imported here so `streamdesk --help` stays fast and each layer owns its own verbs.
+    from mirror import cli as mirror_cli
+    from server import cli as server_cli
+
+    parser = argparse.ArgumentParser(
+        prog="streamdesk",
+        description="Offline-first desktop client for event streams.",
+    )
+    parser.add_argument("--server", help="stream server URL (default: the embedded server)")
+    parser.add_argument("--token", help="bearer token for --server (or STREAMDESK_TOKEN)")
+    parser.add_argument("--data-dir", help="data directory (default: the user data directory)")
+    parser.add_argument("--path", default="/", help="stream path to open (default: /)")
+    parser.add_argument("--namespace", default="default", help="stream namespace")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="headless check: start the embedded server, mirror a stream, exit 0 on success",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    server_cli.add_commands(subparsers)
+    mirror_cli.add_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.self_test:
+        from app.self_test import run_self_test
+
+        return run_self_test(args)
+    if args.command is not None:
+        result: int = args.run(args)
+        return result
+    from app.gui import run_gui
+
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

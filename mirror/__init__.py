@@ -1,0 +1,1 @@
+"""The client core: offline SQLite mirrors, processors, the stream runtime. No Qt."""

@@ -1,0 +1,1 @@
+"""The embedded stream server: stream engines, SQLite storage and the ASGI app."""

@@ -1,0 +1,1 @@
+"""Cap'n Web codec and sessions, transports and the typed stream API. No Qt, no SQLite."""

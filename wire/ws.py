@@ -1,0 +1,168 @@
+"""Cap'n Web over WebSocket: one text frame per message.
+
+`connect_ws` is the client (websockets); `serve_ws` runs the server side over any object with
+`async send_text(str)` / `async receive_text() -> str` (Starlette's WebSocket fits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from types import TracebackType
+from typing import Any, Protocol
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus
+
+from wire.errors import ConnectionClosed, HttpStatusError, ProtocolError
+from wire.session import DEFAULT_MAX_MESSAGE_SIZE, RemoteStub, RpcSession
+
+__all__ = ["ServerWebSocket", "WsSession", "connect_ws", "serve_ws"]
+
+logger = logging.getLogger(__name__)
+
+
+class ServerWebSocket(Protocol):
+    async def send_text(self, data: str) -> None: ...
+
+    async def receive_text(self) -> str: ...
+
+
+class WsSession:
+    """A client WebSocket session: `.main` is the peer's main object (import 0)."""
+
+    def __init__(self, session: RpcSession, connection: ClientConnection) -> None:
+        self.session = session
+        self._connection = connection
+        self._task = asyncio.create_task(self._run())
+
+    @property
+    def main(self) -> RemoteStub:
+        return self.session.main
+
+    @property
+    def closed(self) -> asyncio.Future[BaseException]:
+        """Resolves with the reason (an exception instance) once the session has ended."""
+        return self.session.closed
+
+    async def _run(self) -> None:
+        conn = self._connection
+
+        async def recv() -> str:
+            try:
+                message = await conn.recv()
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionClosed(f"WebSocket closed: {_describe_close(exc)}", exc) from exc
+            if not isinstance(message, str):
+                raise ProtocolError("received a binary WebSocket frame; expected text")
+            return message
+
+        try:
+            await self.session.run(recv, conn.send)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def aclose(self) -> None:
+        """Close the session and the socket; pending calls fail with `ConnectionClosed`."""
+        self.session.close(ConnectionClosed("RPC session closed by this side"))
+        with contextlib.suppress(BaseException):
+            await self._task
+
+    async def __aenter__(self) -> WsSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+async def connect_ws(
+    url: str,
+    *,
+    token: str | None = None,
+    main: object | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    open_timeout: float | None = 10.0,
+    compression: bool = False,
+) -> WsSession:
+    """Open a WebSocket Cap'n Web session (`ws://` or `wss://` URL).
+
+    Raises `HttpStatusError` when the server refuses the upgrade (e.g. 401 for a missing or
+    wrong token) and `ConnectionClosed` when it cannot be reached.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        connection = await websockets.connect(
+            url,
+            additional_headers=headers,
+            max_size=max_message_size,
+            open_timeout=open_timeout,
+            compression="deflate" if compression else None,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        raise HttpStatusError(
+            status, f"WebSocket upgrade refused by {url}: HTTP {status}"
+        ) from None
+    except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+        raise ConnectionClosed(f"cannot open WebSocket to {url}: {exc}", exc) from exc
+    session = RpcSession(main, max_message_size=max_message_size)
+    return WsSession(session, connection)
+
+
+async def serve_ws(
+    websocket: ServerWebSocket,
+    main: object,
+    *,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+) -> BaseException:
+    """Serve `main` over an accepted WebSocket until the session ends; return the reason.
+
+    Afterwards the socket is closed and `main._session_closed(reason)` is called if it exists.
+    """
+    session = RpcSession(main, max_message_size=max_message_size)
+
+    async def recv() -> str:
+        try:
+            return await websocket.receive_text()
+        except (KeyError, TypeError) as exc:  # Starlette: a binary frame has no "text"
+            raise ProtocolError("received a non-text WebSocket message; expected text") from exc
+        except Exception as exc:
+            code = getattr(exc, "code", None)  # Starlette's WebSocketDisconnect
+            if code is None:
+                raise
+            detail = getattr(exc, "reason", "") or ""
+            message = f"WebSocket closed: code {code}" + (f" ({detail})" if detail else "")
+            raise ConnectionClosed(message, exc) from exc
+
+    try:
+        reason = await session.run(recv, websocket.send_text)
+    finally:
+        close = getattr(websocket, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+    hook = getattr(main, "_session_closed", None)
+    if hook is not None:
+        try:
+            result: Any = hook(reason)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("_session_closed hook failed")
+    return reason
+
+
+def _describe_close(exc: websockets.ConnectionClosed) -> str:
+    frame = exc.rcvd or exc.sent
+    if frame is None:
+        return "connection lost without a close frame"
+    return f"code {frame.code}" + (f" ({frame.reason})" if frame.reason else "")
