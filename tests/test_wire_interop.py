@@ -9,9 +9,6 @@ missing prerequisite fails.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -32,44 +29,12 @@ from wire.session import RemoteStub, RpcTarget
 from wire.ws import connect_ws, serve_ws
 
 sys.path.insert(0, str(Path(__file__).parent))
+from interop_support import INTEROP, node_or_skip
 from test_wire_transport import serve_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
-INTEROP = Path(__file__).parent / "interop"
 SAMPLE_DATE = datetime(2025, 6, 8, 0, 22, 50, 815000, tzinfo=UTC)
-
-
-def install_node_packages() -> None:
-    """Install the pinned reference packages from the committed lockfile on first use."""
-    npm = shutil.which("npm")
-    if npm is None or (INTEROP / "node_modules" / "capnweb").is_dir():
-        return
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(INTEROP)],
-        check=False,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-def node_or_skip() -> str:
-    install_node_packages()
-    node = shutil.which("node")
-    modules = INTEROP / "node_modules"
-    missing = []
-    if node is None:
-        missing.append("node is not installed")
-    for package in ("capnweb", "ws"):
-        if not (modules / package).is_dir():
-            missing.append(f"{modules / package} is missing (npm ci --prefix tests/interop failed)")
-    if missing:
-        message = "interop prerequisites missing: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    assert node is not None
-    return node
 
 
 def sample() -> dict[str, Any]:

@@ -1,0 +1,141 @@
+"""The ASGI app: `/api/streams?path=&namespace=` as a Cap'n Web WebSocket and HTTP batch endpoint.
+
+Optional bearer-token auth guards both before any RPC (401 with a plain-text reason). A WebSocket
+refused this way gets the 401 as the HTTP answer to its upgrade request.
+"""
+
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from server.engine import DEFAULT_DELIVERY_BATCH_LIMIT
+from server.registry import StreamRegistry
+from server.rpc_target import StreamRpcTarget
+from wire.http_batch import handle_http_batch
+from wire.paths import PathError, normalize_path
+from wire.ws import serve_ws
+
+logger = logging.getLogger(__name__)
+
+STREAMS_ROUTE: Final = "/api/streams"
+MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
+DEFAULT_NAMESPACE: Final = "default"
+# WebSocket close code when the stream behind a session was killed or reset (1012 = restart).
+STREAM_RESTARTED_CLOSE_CODE: Final = 1012
+
+
+def create_app(
+    data_dir: Path,
+    token: str | None = None,
+    *,
+    delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+) -> Starlette:
+    """The stream server app over `data_dir`. Takes the data directory's lock at once (raises
+    `server.registry.DataDirInUse` if another server holds it); the app's shutdown releases it,
+    and so does `app.state.registry.close()`."""
+    registry = StreamRegistry(data_dir, delivery_batch_limit=delivery_batch_limit)
+
+    async def stream_socket(websocket: WebSocket) -> None:
+        try:
+            namespace, path = _stream_address(websocket.query_params)
+        except PathError as exc:
+            await websocket.send_denial_response(PlainTextResponse(str(exc), status_code=400))
+            return
+        await websocket.accept()
+
+        async def close_transport() -> None:
+            await websocket.close(STREAM_RESTARTED_CLOSE_CODE, "stream killed or reset")
+
+        target = StreamRpcTarget(registry, namespace, path, close_transport=close_transport)
+        await serve_ws(websocket, target, max_message_size=max_message_size)
+
+    async def stream_batch(request: Request) -> Response:
+        try:
+            namespace, path = _stream_address(request.query_params)
+        except PathError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_message_size:
+                return PlainTextResponse(
+                    f"request body exceeds the limit of {max_message_size} bytes", status_code=413
+                )
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            return PlainTextResponse("request body is not UTF-8 text", status_code=400)
+        target = StreamRpcTarget(registry, namespace, path)
+        answer = await handle_http_batch(text, target, max_message_size=max_message_size)
+        return PlainTextResponse(answer)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            registry.close()
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute(STREAMS_ROUTE, stream_socket),
+            Route(STREAMS_ROUTE, stream_batch, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    if token:
+        app.add_middleware(BearerTokenAuth, token=token)
+    return app
+
+
+class BearerTokenAuth:
+    """Refuse HTTP requests and WebSocket upgrades without `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        has_header = any(name == b"authorization" for name, _ in scope["headers"])
+        reason = "wrong bearer token" if has_header else "missing bearer token"
+        response = PlainTextResponse(
+            f"401 Unauthorized: {reason}. Send 'Authorization: Bearer <token>' with the token "
+            "the server was started with (--token or STREAMDESK_TOKEN).",
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        if scope["type"] == "http":
+            await response(scope, receive, send)
+            return
+        websocket = WebSocket(scope, receive, send)
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await websocket.send_denial_response(response)
+        else:
+            await websocket.close(code=1008, reason=f"401 Unauthorized: {reason}")
+
+    def _authorized(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, self._expected)
+        return False
+
+
+def _stream_address(query: Mapping[str, str]) -> tuple[str, str]:
+    """(namespace, normalised path) from `?path=&namespace=`; blank path is the root."""
+    namespace = query.get("namespace", "").strip() or DEFAULT_NAMESPACE
+    return namespace, normalize_path(query.get("path", ""))

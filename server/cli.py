@@ -1,0 +1,98 @@
+"""The `serve` command: `streamdesk serve [--host] [--port] [--data-dir] [--token]`.
+
+`add_commands(subparsers)` registers it on the app's command line (app/cli.py); `python -m
+server` runs the same command on its own.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import platformdirs
+
+from server.registry import DataDirInUse
+from server.run import DEFAULT_HOST, DEFAULT_PORT, EmbeddedServer, serve_forever
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV: Final = "STREAMDESK_TOKEN"
+# The server's streams live here inside a Streamdesk data directory (the desktop app's embedded
+# server uses the same place, so `serve` and the app share streams).
+SERVER_SUBDIR: Final = "server"
+
+
+def default_data_dir() -> Path:
+    """The per-user Streamdesk data directory (the same one the desktop app uses)."""
+    return platformdirs.user_data_path("streamdesk", appauthor=False)
+
+
+def add_commands(subparsers: "argparse._SubParsersAction[Any]") -> None:
+    """Register the `serve` verb; it sets `run(args) -> int` (the exit code) on the args."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the stream server",
+        description="Run the Streamdesk stream server (WebSocket and HTTP batch on one port).",
+    )
+    add_serve_arguments(parser)
+    parser.set_defaults(run=serve_command)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to bind (default {DEFAULT_HOST}; anything wider should use --token)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
+    )
+    # SUPPRESS: a value given to the main `streamdesk` parser before `serve` is kept.
+    parser.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help=f"Streamdesk data directory; streams are kept in its '{SERVER_SUBDIR}' folder "
+        f"(default {default_data_dir()})",
+    )
+    parser.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help=f"require 'Authorization: Bearer TOKEN' (default: env {TOKEN_ENV}, else none)",
+    )
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the server until SIGINT/SIGTERM. Returns the process exit code."""
+    _configure_logging()
+    token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
+    data_dir = Path(getattr(args, "data_dir", None) or default_data_dir())
+    server = EmbeddedServer(data_dir / SERVER_SUBDIR, host=args.host, port=args.port, token=token)
+    try:
+        asyncio.run(serve_forever(server))
+    except DataDirInUse as exc:
+        logger.error("%s", exc)
+        return 1
+    except OSError as exc:
+        logger.error("cannot serve on %s:%s: %s", args.host, args.port, exc)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m server",
+        description="Run the Streamdesk stream server (same options as `streamdesk serve`).",
+    )
+    add_serve_arguments(parser)
+    return serve_command(parser.parse_args(argv))
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

@@ -1,0 +1,111 @@
+"""The live streams of one server: an engine per (namespace, path), woken on first use.
+
+Lifecycle (reference §5): the first request for a stream after server start, `kill` or `reset`
+wakes it (`created` if its storage is empty, then `woken`). `kill` drops the live engine;
+`reset` drops it and deletes its storage. A stream created at a non-root path announces itself
+to every ancestor, root first (`child-stream-created`, idempotent per ancestor and child).
+
+One server owns a data directory at a time (a lock file), since each engine keeps the head of
+its log in memory.
+"""
+
+import logging
+from pathlib import Path
+from typing import Final
+
+import filelock
+
+from server.core_state import CHILD_STREAM_CREATED, ancestors
+from server.engine import DEFAULT_DELIVERY_BATCH_LIMIT, StreamEngine
+from server.errors import StreamRequestError
+from server.storage import StreamStorage, delete_stream_files, stream_file
+
+logger = logging.getLogger(__name__)
+
+_LOCK_NAME: Final = "server.lock"
+
+
+class DataDirInUse(RuntimeError):
+    """Another server process already serves this data directory."""
+
+
+class StreamRegistry:
+    def __init__(
+        self, data_dir: Path, *, delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self._delivery_batch_limit = delivery_batch_limit
+        self._engines: dict[tuple[str, str], StreamEngine] = {}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = filelock.FileLock(str(self.data_dir / _LOCK_NAME), timeout=0)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise DataDirInUse(
+                f"another Streamdesk server is already using the data directory {self.data_dir}"
+            ) from None
+        self._closed = False
+
+    def engine(self, namespace: str, path: str) -> StreamEngine:
+        """The live engine of a stream, waking it if needed. `path` must be normalised."""
+        if self._closed:
+            raise StreamRequestError("the server is shutting down")
+        key = (namespace, path)
+        engine = self._engines.get(key)
+        if engine is not None:
+            return engine
+        storage = StreamStorage(stream_file(self.data_dir, namespace, path), namespace, path)
+        try:
+            engine = StreamEngine.wake(
+                namespace, path, storage, delivery_batch_limit=self._delivery_batch_limit
+            )
+        except BaseException:
+            storage.close()
+            raise
+        self._engines[key] = engine
+        if engine.created_on_wake:
+            self._announce_to_ancestors(namespace, path)
+        return engine
+
+    def live_engine(self, namespace: str, path: str) -> StreamEngine | None:
+        return self._engines.get((namespace, path))
+
+    def kill(self, namespace: str, path: str) -> None:
+        """End the stream's incarnation; the next request wakes it with a new `woken`."""
+        # Like any request, kill wakes a cold stream first (as the reference's DO would).
+        self.engine(namespace, path)
+        self._engines.pop((namespace, path)).shutdown()
+        logger.info("killed stream %s:%s", namespace, path)
+
+    def reset(self, namespace: str, path: str) -> None:
+        """Delete all of the stream's storage and end its incarnation."""
+        engine = self._engines.pop((namespace, path), None)
+        if engine is not None:
+            engine.destroy()
+        else:
+            delete_stream_files(stream_file(self.data_dir, namespace, path))
+        logger.info("reset stream %s:%s", namespace, path)
+
+    def close(self) -> None:
+        """Shut every live engine down (no presence facts: their connections die with the
+        server) and release the data directory."""
+        if self._closed:
+            return
+        self._closed = True
+        for engine in self._engines.values():
+            engine.shutdown()
+        self._engines.clear()
+        self._lock.release()
+
+    def _announce_to_ancestors(self, namespace: str, path: str) -> None:
+        for ancestor in ancestors(path):
+            announcement = {
+                "type": CHILD_STREAM_CREATED,
+                "payload": {"childPath": path},
+                "idempotencyKey": f"child-stream-created:{ancestor}:{path}",
+            }
+            try:
+                self.engine(namespace, ancestor).append(announcement)
+            except StreamRequestError as exc:
+                # Fire-and-forget in the reference: a paused ancestor just misses it.
+                logger.warning("could not announce %s to %s: %s", path, ancestor, exc)

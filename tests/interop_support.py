@@ -1,0 +1,44 @@
+"""The Node side of the interop tests: the reference `capnweb` package in tests/interop/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+INTEROP = Path(__file__).parent / "interop"
+
+
+def install_node_packages() -> None:
+    """Install the pinned reference packages from the committed lockfile on first use."""
+    npm = shutil.which("npm")
+    if npm is None or (INTEROP / "node_modules" / "capnweb").is_dir():
+        return
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(INTEROP)],
+        check=False,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def node_or_skip() -> str:
+    install_node_packages()
+    node = shutil.which("node")
+    modules = INTEROP / "node_modules"
+    missing = []
+    if node is None:
+        missing.append("node is not installed")
+    for package in ("capnweb", "ws"):
+        if not (modules / package).is_dir():
+            missing.append(f"{modules / package} is missing (npm ci --prefix tests/interop failed)")
+    if missing:
+        message = "interop prerequisites missing: " + "; ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert node is not None
+    return node
