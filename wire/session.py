@@ -790,7 +790,13 @@ class RpcSession:
                 self._inflight -= 1
                 self._capacity_event.set()
 
-        self._track(asyncio.create_task(runner()))
+        task = asyncio.create_task(runner())
+        if inspect.iscoroutine(awaitable):
+            # A task cancelled before its first step (session torn down at once) never awaits
+            # the call; close it so it does not linger as a never-awaited coroutine.
+            coroutine = awaitable
+            task.add_done_callback(lambda t: coroutine.close() if t.cancelled() else None)
+        self._track(task)
 
     def _spawn_import_substitution(
         self, imp: _Import, value: Any, pendings: list[_Pending]
