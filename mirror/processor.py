@@ -1,0 +1,339 @@
+"""``StreamProcessor``: the base class every stream processor builds on (asyncio, no I/O here).
+
+Public API:
+
+- ``Event``: a committed stream event as decoded JSON (``offset``, ``type``, ``createdAt``, ...).
+- ``StoredState(offset, state)``: a persisted checkpoint (``state`` is JSON-like).
+- ``StateStorage``: protocol with ``async read_state(slug, subscription_key)`` and
+  ``async write_state(slug, subscription_key, state, offset)``.
+- ``Snapshot(offset, state)``: what ``snapshot()`` returns.
+- ``ReducedEvent(event, previous_state, next_state)`` and ``EventBatch``: what the hooks see.
+- ``StreamProcessor[S]``: subclass it and set ``slug`` (and ``consumes``, ``None`` = every type).
+  Override as needed: ``initial_state()``, ``parse_state(stored)`` / ``dump_state(state)``,
+  ``validate_event(event)`` (raise to reject the batch), ``reduce(state, event)`` (pure),
+  ``async prepare()`` (one-time setup before the first checkpoint read), ``async
+  process_event_batch(batch)`` (default: ``process_event`` per reduced event), ``async
+  process_event(reduced, batch)``, and for processors that own storage ``async
+  read_checkpoint()`` / ``async write_checkpoint(batch)``.
+  Host calls: ``await ingest(events, stream_max_offset=None)``, ``await snapshot()``,
+  ``await on_state_change(callback) -> unsubscribe``, ``reset()`` (forget the loaded
+  checkpoint, e.g. after the mirror was discarded), ``lock`` (held while a batch runs).
+
+Semantics (ported from the reference ``StreamProcessor``):
+
+- ``ingest`` calls are serialized; a failed batch rejects that call only and never poisons the
+  next one. The first call runs ``prepare()`` once, then reads the checkpoint (a failed read is
+  not cached, the next call retries).
+- Events at or below the checkpoint (or repeated inside the batch) are dropped; every remaining
+  event advances the checkpoint, consumed or not. A batch with nothing new calls no hook and
+  writes nothing.
+- Consumed events are validated and reduced; the hooks run; all work registered with
+  ``batch.block_processor_while`` is awaited (all of it settles before any error propagates);
+  only then is the checkpoint written, durably, and only after that write succeeds does the
+  in-memory state advance. So a failed write leaves the batch to be redelivered and re-applied.
+- ``batch.run_in_background(work)`` does not hold the checkpoint; failures are logged as
+  "stream processor background work failed". Both kinds of work go through the optional
+  ``keep_alive_while`` host callback.
+- Without storage, checkpoints live in memory only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
+
+log = logging.getLogger(__name__)
+
+Event = Mapping[str, Any]
+S = TypeVar("S")
+T = TypeVar("T")
+
+BACKGROUND_FAILURE_MESSAGE = "stream processor background work failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A persisted checkpoint: the last applied offset and the reduced state (JSON-like)."""
+
+    offset: int
+    state: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(Generic[S]):
+    offset: int
+    state: S
+
+
+class StateStorage(Protocol):
+    async def read_state(self, slug: str, subscription_key: str) -> StoredState | None: ...
+
+    async def write_state(
+        self, slug: str, subscription_key: str, state: Any, offset: int
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReducedEvent(Generic[S]):
+    event: Event
+    previous_state: S
+    next_state: S
+
+
+@dataclass(slots=True)
+class EventBatch(Generic[S]):
+    """One batch as the hooks see it: only new events, plus entry and exit state."""
+
+    events: list[Event]
+    reduced: list[ReducedEvent[S]]
+    entry_state: S
+    exit_state: S
+    stream_max_offset: int | None
+    checkpoint_offset: int
+    _keep_alive: Callable[[Awaitable[Any]], object] | None = None
+    _blocking: list[asyncio.Future[Any]] = field(default_factory=list)
+    _background: set[asyncio.Future[Any]] = field(default_factory=set)
+
+    def block_processor_while(self, work: Awaitable[T]) -> asyncio.Future[T]:
+        """Hold this batch's checkpoint (and the next batch) until ``work`` settles."""
+        future = asyncio.ensure_future(work)
+        self._blocking.append(future)
+        if self._keep_alive is not None:
+            self._keep_alive(future)
+        return future
+
+    def run_in_background(self, work: Awaitable[Any]) -> None:
+        """Fire and forget; a failure is logged, never fails the batch."""
+        future = asyncio.ensure_future(work)
+        self._background.add(future)
+        future.add_done_callback(self._background_done)
+        if self._keep_alive is not None:
+            self._keep_alive(future)
+
+    def _background_done(self, future: asyncio.Future[Any]) -> None:
+        self._background.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error(BACKGROUND_FAILURE_MESSAGE, exc_info=future.exception())
+
+    async def _settle_blocking(self) -> list[BaseException]:
+        """Wait for every blocking work item (including ones registered meanwhile)."""
+        errors: list[BaseException] = []
+        settled = 0
+        while settled < len(self._blocking):
+            pending = self._blocking[settled:]
+            settled = len(self._blocking)
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            errors.extend(result for result in results if isinstance(result, BaseException))
+        return errors
+
+
+class StreamProcessor(Generic[S]):
+    """Base class: serialized ingest, pure reduce, checkpoint after blocking work succeeds."""
+
+    slug: ClassVar[str] = ""
+    consumes: ClassVar[frozenset[str] | None] = None
+
+    def __init__(
+        self,
+        *,
+        storage: StateStorage | None = None,
+        subscription_key: str = "",
+        keep_alive_while: Callable[[Awaitable[Any]], object] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.subscription_key = subscription_key
+        self._keep_alive = keep_alive_while
+        self.lock = asyncio.Lock()
+        self._prepared = False
+        self._loaded = False
+        self._state: S | None = None
+        self._offset = 0
+        self._memory: StoredState | None = None
+        self._listeners: list[Callable[[S], object]] = []
+        self._background: set[asyncio.Future[Any]] = set()
+
+    # -- hooks for subclasses -----------------------------------------------------------------
+
+    def initial_state(self) -> S:
+        raise NotImplementedError
+
+    def parse_state(self, stored: Any) -> S:
+        """Turn a stored JSON state back into ``S`` (fill defaults for missing fields here)."""
+        return cast(S, stored)
+
+    def dump_state(self, state: S) -> Any:
+        """The JSON-like form of ``state`` that is persisted."""
+        return state
+
+    def validate_event(self, event: Event) -> None:
+        """Raise to reject the whole batch (a consumed event with a bad payload)."""
+
+    def reduce(self, state: S, event: Event) -> S:
+        """Pure: the next state. Must not mutate ``state``."""
+        return state
+
+    async def prepare(self) -> None:
+        """One-time async setup, run before the checkpoint is first read."""
+
+    async def process_event_batch(self, batch: EventBatch[S]) -> None:
+        for reduced in batch.reduced:
+            await self.process_event(reduced, batch)
+
+    async def process_event(self, reduced: ReducedEvent[S], batch: EventBatch[S]) -> None:
+        """Side effects for one reduced event (default: none)."""
+
+    async def read_checkpoint(self) -> StoredState | None:
+        if self.storage is None:
+            return self._memory
+        return await self.storage.read_state(self.slug, self.subscription_key)
+
+    async def write_checkpoint(self, batch: EventBatch[S]) -> None:
+        """Persist ``(batch.checkpoint_offset, batch.exit_state)`` durably."""
+        stored = StoredState(batch.checkpoint_offset, self.dump_state(batch.exit_state))
+        if self.storage is None:
+            self._memory = stored
+            return
+        await self.storage.write_state(
+            self.slug, self.subscription_key, stored.state, stored.offset
+        )
+
+    # -- host API -----------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def checkpoint_offset(self) -> int:
+        """The last applied offset (0 before loading)."""
+        return self._offset
+
+    @property
+    def state(self) -> S:
+        if not self._loaded:
+            raise RuntimeError(f"processor {self.slug!r} has not loaded its checkpoint yet")
+        return cast(S, self._state)
+
+    async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> None:
+        async with self.lock:
+            await self._ensure_loaded()
+            batch = self._stage(events, stream_max_offset)
+            if batch is None:
+                return
+            await self._run_hooks(batch)
+            await self.write_checkpoint(batch)
+            self._advance(batch.exit_state, batch.checkpoint_offset)
+
+    async def snapshot(self) -> Snapshot[S]:
+        async with self.lock:
+            await self._ensure_loaded()
+            return Snapshot(self._offset, cast(S, self._state))
+
+    async def on_state_change(self, callback: Callable[[S], object]) -> Callable[[], None]:
+        """Push the current state now and after every change of the state object."""
+        snapshot = await self.snapshot()
+        self._listeners.append(callback)
+        if not self._call_listener(callback, snapshot.state):
+            return lambda: None
+
+        def unsubscribe() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def reset(self) -> None:
+        """Forget the loaded checkpoint; the next call reads it again (after a discard)."""
+        self._loaded = False
+        self._state = None
+        self._offset = 0
+        self._memory = None
+
+    # -- machinery (also used by hosts that compose processors in one transaction) --------------
+
+    def _set_loaded(self, state: S, offset: int) -> None:
+        self._state = state
+        self._offset = offset
+        self._loaded = True
+
+    async def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        if not self._prepared:
+            await self.prepare()
+            self._prepared = True
+        stored = await self.read_checkpoint()
+        if stored is None:
+            self._set_loaded(self.initial_state(), 0)
+        else:
+            self._set_loaded(self.parse_state(stored.state), stored.offset)
+
+    def _new_events(self, events: Sequence[Event]) -> list[Event]:
+        """Events past the checkpoint, strictly increasing (replays and repeats dropped)."""
+        last = self._offset
+        fresh: list[Event] = []
+        for event in events:
+            offset = event["offset"]
+            if offset > last:
+                fresh.append(event)
+                last = offset
+        return fresh
+
+    def _stage(
+        self, events: Sequence[Event], stream_max_offset: int | None
+    ) -> EventBatch[S] | None:
+        fresh = self._new_events(events)
+        if not fresh:
+            return None
+        entry = cast(S, self._state)
+        state = entry
+        reduced: list[ReducedEvent[S]] = []
+        consumes = self.consumes
+        for event in fresh:
+            if consumes is None or event["type"] in consumes:
+                self.validate_event(event)
+                next_state = self.reduce(state, event)
+                reduced.append(ReducedEvent(event, state, next_state))
+                state = next_state
+        return EventBatch(
+            events=fresh,
+            reduced=reduced,
+            entry_state=entry,
+            exit_state=state,
+            stream_max_offset=stream_max_offset,
+            checkpoint_offset=fresh[-1]["offset"],
+            _keep_alive=self._keep_alive,
+            _background=self._background,
+        )
+
+    async def _run_hooks(self, batch: EventBatch[S]) -> None:
+        try:
+            await self.process_event_batch(batch)
+        except BaseException:
+            # Settle registered work first so nothing rejects unobserved, then fail the batch.
+            await batch._settle_blocking()
+            raise
+        errors = await batch._settle_blocking()
+        if errors:
+            raise errors[0]
+
+    def _advance(self, state: S, offset: int) -> None:
+        changed = state is not self._state
+        self._state = state
+        self._offset = offset
+        if changed:
+            for callback in list(self._listeners):
+                self._call_listener(callback, state)
+
+    def _call_listener(self, callback: Callable[[S], object], state: S) -> bool:
+        try:
+            callback(state)
+        except Exception:
+            log.exception("stream processor state listener failed; removing it")
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+            return False
+        return True

@@ -1,0 +1,98 @@
+"""The event-feed processor: groups events into ``feed_items`` rows via the pure planner.
+
+Public API:
+
+- ``EventFeedProcessor(db, subscription_key="")``: slug ``event-feed``, consumes every type, state
+  ``mirror.feed_planner.FeedState`` (persisted with ``to_json``). ``reduce`` is
+  ``plan_feed(state, [event]).end_state``; ``write_rows`` runs ``plan_feed(entry_state, events)``
+  and executes its ops, so both paths share one planner.
+- ``write_feed_ops(conn, ops)``: execute planned ops (insert = upsert on ``local_index``,
+  update = ``last_offset``, ``event_count``, ``data``) inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import apsw
+
+from mirror.db import encode_json
+from mirror.feed_planner import FeedOp, FeedState, plan_feed
+from mirror.processor import Event
+from mirror.processors.base import MirrorProcessor
+from mirror.schema import EVENT_FEED_SLUG
+
+_UPSERT_SQL = (
+    "INSERT INTO feed_items "
+    "(local_index, component, first_offset, last_offset, event_count, data) "
+    "VALUES (?, ?, ?, ?, ?, jsonb(?)) ON CONFLICT (local_index) DO UPDATE SET "
+    "component = excluded.component, first_offset = excluded.first_offset, "
+    "last_offset = excluded.last_offset, event_count = excluded.event_count, data = excluded.data"
+)
+_UPDATE_SQL = (
+    "UPDATE feed_items SET last_offset = ?, event_count = ?, data = jsonb(?) WHERE local_index = ?"
+)
+
+
+# Group rows' data depends on the event type only; encoding it once per type saves an orjson
+# call per row on streams whose types interleave (most rows are then new groups).
+_group_data_cache: dict[str, bytes] = {}
+_GROUP_DATA_CACHE_LIMIT = 4096
+
+
+def _encode_data(op: FeedOp) -> bytes:
+    if op.event is not None:
+        return encode_json(op.data)
+    event_type = op.event_type
+    cached = _group_data_cache.get(event_type)
+    if cached is None:
+        if len(_group_data_cache) >= _GROUP_DATA_CACHE_LIMIT:
+            _group_data_cache.clear()
+        cached = _group_data_cache[event_type] = encode_json(op.data)
+    return cached
+
+
+def write_feed_ops(conn: apsw.Connection, ops: Sequence[FeedOp]) -> None:
+    """Execute feed ops (at most one per row) inside the caller's transaction."""
+    inserts = []
+    for op in ops:
+        if op.kind == "insert":
+            inserts.append(
+                (
+                    op.local_index,
+                    op.component,
+                    op.first_offset,
+                    op.last_offset,
+                    op.event_count,
+                    _encode_data(op),
+                )
+            )
+        else:
+            # Only the first op of a plan can be an update; it targets an older row.
+            conn.execute(
+                _UPDATE_SQL, (op.last_offset, op.event_count, _encode_data(op), op.local_index)
+            )
+    if inserts:
+        conn.executemany(_UPSERT_SQL, inserts)
+
+
+class EventFeedProcessor(MirrorProcessor[FeedState]):
+    slug = EVENT_FEED_SLUG
+
+    def initial_state(self) -> FeedState:
+        return FeedState()
+
+    def parse_state(self, stored: Any) -> FeedState:
+        return FeedState.from_json(stored)
+
+    def dump_state(self, state: FeedState) -> Any:
+        return state.to_json()
+
+    def reduce(self, state: FeedState, event: Event) -> FeedState:
+        return plan_feed(state, [event]).end_state
+
+    def write_rows(
+        self, conn: apsw.Connection, events: Sequence[Event], entry_state: FeedState
+    ) -> None:
+        write_feed_ops(conn, plan_feed(entry_state, events).ops)

@@ -1,0 +1,315 @@
+"""The mirror database: schema, continuity trigger, counts, versioning, corruption, discard."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import apsw
+import orjson
+import pytest
+
+from mirror.db import MirrorDb, MirrorReader, encode_json
+from mirror.processors import MirrorWriter
+from mirror.processors.raw_events import insert_events
+from mirror.schema import (
+    CONTINUITY_CHANGED_MESSAGE,
+    EVENT_FEED_SLUG,
+    RAW_EVENTS_SLUG,
+    SCHEMA_VERSION,
+)
+
+CREATED_AT = "2026-06-01T12:00:00.000Z"
+
+
+def ev(offset: int, event_type: str = "a", **payload: Any) -> dict[str, Any]:
+    return {"type": event_type, "payload": payload, "offset": offset, "createdAt": CREATED_AT}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[MirrorDb]:
+    mirror = MirrorDb.open(tmp_path / "mirrors" / "m.sqlite3")
+    yield mirror
+    mirror.close()
+
+
+def insert(db: MirrorDb, events: list[dict[str, Any]]) -> None:
+    with db.transaction() as conn:
+        insert_events(conn, events)
+
+
+def test_fresh_file_has_schema_wal_and_version(db: MirrorDb) -> None:
+    assert db.path.exists()
+    assert db.user_version() == SCHEMA_VERSION
+    assert db._scalar("PRAGMA journal_mode") == "wal"
+    assert db._scalar("SELECT value FROM mirror_meta WHERE key = 'schema-version'") == str(
+        SCHEMA_VERSION
+    )
+    assert db.event_count() == 0 and db.feed_count() == 0 and db.type_counts() == {}
+
+
+def test_generated_columns_come_from_the_event(db: MirrorDb) -> None:
+    insert(db, [{**ev(1, "x/y"), "idempotencyKey": "k-1"}])
+    (row,) = db.events_range(0, 5)
+    assert (row.local_index, row.offset, row.type, row.created_at, row.idempotency_key) == (
+        0,
+        1,
+        "x/y",
+        CREATED_AT,
+        "k-1",
+    )
+    assert orjson.loads(db.event_json(1)) == {**ev(1, "x/y"), "idempotencyKey": "k-1"}
+    assert db._scalar("SELECT typeof(raw_jsonb) FROM events") == "blob"
+
+
+def test_identical_replay_is_ignored(db: MirrorDb) -> None:
+    insert(db, [ev(1), ev(2), ev(3, "b")])
+    insert(db, [ev(2), ev(3, "b"), ev(4)])
+    assert db.event_count() == 4
+    assert db.type_counts() == {"a": 3, "b": 1}
+
+
+def test_changed_event_at_existing_offset_aborts(db: MirrorDb) -> None:
+    insert(db, [ev(1), ev(2)])
+    with pytest.raises(apsw.ConstraintError, match=CONTINUITY_CHANGED_MESSAGE):
+        insert(db, [ev(2, n=99)])
+    assert orjson.loads(db.event_json(2)) == ev(2)
+
+
+def test_gap_aborts_and_rolls_back_the_whole_batch(db: MirrorDb) -> None:
+    insert(db, [ev(1)])
+    with pytest.raises(apsw.ConstraintError, match="append continuously"):
+        insert(db, [ev(2), ev(4)])
+    assert db.event_count() == 1 and db.type_counts() == {"a": 1}
+
+
+def test_first_event_must_be_offset_one(db: MirrorDb) -> None:
+    with pytest.raises(apsw.ConstraintError, match="append continuously"):
+        insert(db, [ev(2)])
+
+
+def test_type_counts_track_inserts_replays_and_aborts(db: MirrorDb) -> None:
+    writer = MirrorWriter(db)
+    writer.apply_sync([ev(i, ["a", "b", "c"][i % 3]) for i in range(1, 101)])
+    with pytest.raises(apsw.ConstraintError):
+        insert(db, [ev(101, "a"), ev(103, "a")])
+    insert(db, [ev(99, ["a", "b", "c"][99 % 3]), ev(100, ["a", "b", "c"][100 % 3])])
+    expected = {"a": 33, "b": 34, "c": 33}
+    assert db.type_counts() == expected
+    for name, n in expected.items():
+        assert db._scalar("SELECT count(*) FROM events WHERE type = ?", (name,)) == n
+
+
+def test_range_reads_and_filter_use_the_type_index(db: MirrorDb) -> None:
+    MirrorWriter(db).apply_sync([ev(i, "a" if i % 2 else "b") for i in range(1, 21)])
+    assert [r.offset for r in db.events_range(5, 3)] == [6, 7, 8]
+    assert [r.offset for r in db.events_range(2, 3, ["b"])] == [6, 8, 10]
+    plan = " ".join(
+        str(row[-1])
+        for row in db._rows(
+            "EXPLAIN QUERY PLAN SELECT local_index FROM events WHERE type = ? "
+            "ORDER BY local_index LIMIT 5 OFFSET 2",
+            ("b",),
+        )
+    )
+    assert "events_type_local_index" in plan
+    assert db.max_offset() == 20 and db.event_count() == 20
+    assert db.event_json(21) == "null"
+
+
+def test_large_event_round_trips(db: MirrorDb) -> None:
+    big = ev(1, text="x" * (3 * 1024 * 1024))
+    MirrorWriter(db).apply_sync([big])
+    reader = db.open_reader()
+    assert orjson.loads(reader.event_json(1)) == big
+    reader.close()
+
+
+def test_encode_json_maps_non_json_values() -> None:
+    assert encode_json({"b": b"\x00\x01", "s": {1}, 2: "k"}) == b'{"b":"AAE=","s":[1],"2":"k"}'
+
+
+# -- readers ------------------------------------------------------------------------------------
+
+
+def test_reader_never_creates_a_file(tmp_path: Path) -> None:
+    with pytest.raises(apsw.CantOpenError):
+        MirrorReader(tmp_path / "missing.sqlite3")
+    assert not (tmp_path / "missing.sqlite3").exists()
+
+
+def test_reader_is_read_only(db: MirrorDb) -> None:
+    reader = db.open_reader()
+    with pytest.raises(apsw.ReadOnlyError):
+        reader.connection.execute("DELETE FROM events")
+    reader.close()
+
+
+def test_reader_reads_while_the_writer_holds_a_transaction(db: MirrorDb) -> None:
+    MirrorWriter(db).apply_sync([ev(1), ev(2)])
+    reader = db.open_reader()
+    version = reader.data_version()
+    with db.transaction() as conn:
+        insert_events(conn, [ev(3)])
+        # WAL: the reader sees the last commit at once, no waiting on the open write.
+        assert reader.event_count() == 2
+    assert reader.event_count() == 3
+    assert reader.data_version() != version
+    assert reader.schema_matches()
+    reader.close()
+
+
+# -- schema versions ----------------------------------------------------------------------------
+
+
+def set_user_version(path: Path, version: int) -> None:
+    conn = apsw.Connection(str(path))
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
+@pytest.mark.parametrize("old_version", [0, SCHEMA_VERSION - 1, SCHEMA_VERSION + 7])
+async def test_schema_mismatch_clears_checkpoint_and_replays(
+    tmp_path: Path, old_version: int
+) -> None:  # 31, 32
+    path = tmp_path / "m.sqlite3"
+    db = MirrorDb.open(path)
+    await MirrorWriter(db, "k").ingest([ev(1), ev(2), ev(3)])
+    db.close()
+    set_user_version(path, old_version)
+
+    db = MirrorDb.open(path)
+    assert db.schema_reset and db.user_version() == SCHEMA_VERSION
+    assert db.read_checkpoint(RAW_EVENTS_SLUG, "k") is None
+    assert db.read_checkpoint(EVENT_FEED_SLUG, "k") is None
+    assert db.event_count() == 0 and db.feed_count() == 0 and db.type_counts() == {}
+    writer = MirrorWriter(db, "k")
+    # ingest straight away (no snapshot first): the replay from offset 1 is accepted
+    assert await writer.ingest([ev(1), ev(2), ev(3)]) == 3
+    assert [r.offset for r in db.events_range(0, 5)] == [1, 2, 3]
+    db.close()
+
+
+def test_schema_reset_commits_the_checkpoint_clear_before_dropping(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    db = MirrorDb.open(path)
+    MirrorWriter(db).apply_sync([ev(1)])
+    db.close()
+    set_user_version(path, SCHEMA_VERSION + 1)
+
+    statements: list[str] = []
+
+    def trace(conn: apsw.Connection) -> None:
+        def record(_cursor: apsw.Cursor, sql: str, _bindings: Any) -> bool:
+            statements.append(" ".join(sql.split()))
+            return True
+
+        conn.exec_trace = record
+
+    apsw.connection_hooks.append(trace)
+    try:
+        MirrorDb.open(path).close()
+    finally:
+        apsw.connection_hooks.remove(trace)
+    clear = statements.index("DELETE FROM processor_state")
+    first_drop = next(i for i, s in enumerate(statements) if s.startswith("DROP"))
+    assert "COMMIT" in statements[clear:first_drop]
+
+
+def test_same_version_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    db = MirrorDb.open(path)
+    MirrorWriter(db).apply_sync([ev(1), ev(2)])
+    db.close()
+    db = MirrorDb.open(path)
+    assert not db.schema_reset and db.event_count() == 2
+    assert MirrorWriter(db).checkpoint_sync() == 2
+    db.close()
+
+
+# -- corrupt files ------------------------------------------------------------------------------
+
+
+def corrupt_siblings(path: Path) -> list[Path]:
+    return sorted(p for p in path.parent.iterdir() if ".corrupt-" in p.name)
+
+
+@pytest.mark.parametrize(
+    "content", [os.urandom(65536), b"this is not a database at all\n" * 100], ids=["random", "text"]
+)
+def test_garbage_file_is_moved_aside_and_rebuilt(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "m.sqlite3"
+    path.write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="mirror.db"):
+        db = MirrorDb.open(path)
+    (moved,) = corrupt_siblings(path)
+    assert db.quarantined_to == moved and moved.read_bytes() == content
+    assert str(path) in caplog.text
+    MirrorWriter(db).apply_sync([ev(1)])
+    assert db.event_count() == 1
+    db.close()
+
+
+def test_truncated_file_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    db = MirrorDb.open(path)
+    writer = MirrorWriter(db)
+    for start in range(1, 3001, 500):
+        writer.apply_sync(
+            [ev(i, "a" if i % 7 else "b", text="y" * 200) for i in range(start, start + 500)]
+        )
+    db.close()  # the last close checkpoints the WAL into the file
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.truncate(size // 2)
+
+    db = MirrorDb.open(path)
+    (moved,) = corrupt_siblings(path)
+    assert moved.stat().st_size == size // 2
+    assert db.event_count() == 0
+    MirrorWriter(db).apply_sync([ev(1)])
+    db.close()
+
+
+def test_directory_in_the_way_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    path.mkdir()
+    db = MirrorDb.open(path)
+    assert db.quarantined_to is not None and db.quarantined_to.is_dir()
+    db.close()
+
+
+# -- discard ------------------------------------------------------------------------------------
+
+
+def test_discard_clears_everything_in_one_commit(db: MirrorDb) -> None:
+    writer = MirrorWriter(db, "k")
+    writer.apply_sync([ev(1, "events.iterate.com/stream/created"), ev(2), ev(3, "b")])
+    db.set_incarnation(CREATED_AT)
+    db.write_checkpoint("other-processor", "", {"x": 1}, 3)
+    commits: list[int] = []
+    db.add_commit_listener(lambda: commits.append(1))
+
+    db.discard()
+
+    assert commits == [1]
+    assert db.event_count() == 0 and db.feed_count() == 0 and db.type_counts() == {}
+    assert db._scalar("SELECT count(*) FROM processor_state") == 0
+    assert db.incarnation() is None
+    assert db.user_version() == SCHEMA_VERSION
+    writer.discard_sync()
+    assert writer.apply_sync([ev(1)]) == 1
+
+
+def test_failed_transaction_rolls_back_and_connection_stays_usable(db: MirrorDb) -> None:
+    with pytest.raises(ZeroDivisionError), db.transaction() as conn:
+        insert_events(conn, [ev(1)])
+        raise ZeroDivisionError
+    assert db.event_count() == 0
+    insert(db, [ev(1)])
+    assert db.event_count() == 1
