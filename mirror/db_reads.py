@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import apsw.ext
 import orjson
 
 from mirror.processor import StoredState
@@ -282,14 +283,17 @@ class MirrorReader(MirrorReads):
         cursor = self._console.execute(sql)
         rows: list[tuple[Any, ...]] = []
         try:
+            # The description exists only while the statement is active, so read it first.
+            columns = [name for name, _ in cursor.get_description()]
+        except apsw.ExecutionCompleteError:
+            # No rows at all: ask the prepared statement for its columns without running it.
+            described = apsw.ext.query_info(self._console, sql).description or ()
+            columns = [name for name, _ in described]
+        try:
             for row in cursor:
                 rows.append(tuple(row))
                 if len(rows) >= max_rows:
                     break
-            # The description is only there while a statement is active or after rows came.
-            columns = [name for name, _ in cursor.get_description()] if rows else []
-        except apsw.ExecutionCompleteError:
-            columns = []
         finally:
             cursor.close(force=True)
         return columns, rows
