@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -66,12 +66,18 @@ def create_app(
         except PathError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_message_size:
-                return PlainTextResponse(
-                    f"request body exceeds the limit of {max_message_size} bytes", status_code=413
-                )
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_message_size:
+                    return PlainTextResponse(
+                        f"request body exceeds the limit of {max_message_size} bytes",
+                        status_code=413,
+                    )
+        except ClientDisconnect:
+            # The caller went away mid-request (e.g. an app quitting); nothing was run.
+            logger.debug("HTTP batch client disconnected before sending its whole body")
+            return Response(status_code=400)
         try:
             text = body.decode()
         except UnicodeDecodeError:
