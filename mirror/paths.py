@@ -40,7 +40,11 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from mirror.schema import SCHEMA_VERSION
-from wire.paths import normalize_path
+
+# The protocol's stream-path rules, re-exported for the UI (which never imports wire).
+from wire.paths import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from wire.paths import PathError as PathError
+from wire.paths import normalize_path as normalize_path
 
 APP_NAME = "streamdesk"
 MIRRORS_DIR = "mirrors"

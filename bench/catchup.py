@@ -1,0 +1,223 @@
+"""Catch-up benchmark: mirror a big stream from the embedded server over loopback through the
+real runtime, next to the bare SQLite insert rate of the same rows measured in the same run.
+
+    .venv/bin/python bench/catchup.py [--events 1000000] [--page 5000] [--pattern random|runs]
+
+1. Seed: N events (about 200-byte payloads, 5 types) are written straight through the server's
+   own engine (``server.registry.StreamRegistry``, batches of 10,000) in a subprocess: not what
+   is measured, and it keeps this process's memory out of it.
+2. The server runs as a subprocess (``python -m server``), so the peak RSS printed is the
+   client's alone.
+3. Mirror: a fresh data directory, ``RuntimeRegistry.acquire(...).retain()``, timed until the
+   runtime is subscribed and holds every event (getEvents pages, raw + feed + checkpoints per
+   page, then the subscription). The longest event-loop stall during it is printed too.
+4. Bare: the same events (read back from the mirror, untimed) inserted as ``(offset, type,
+   json)`` rows with ``executemany``, one transaction per page, WAL + synchronous=NORMAL; run
+   twice and averaged, because the machine is shared.
+
+Targets (SPEC): >= 60,000 events/s, >= 40% of the bare rate, peak RSS < 400 MB at 1,000,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import apsw
+import orjson
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STREAM = "/bench/catchup"
+TYPES = [f"bench.catchup/{name}" for name in ("alpha", "beta", "gamma", "delta", "epsilon")]
+FILLER = "lorem ipsum dolor sit amet consectetur adipiscing elit " * 6
+SEED_BATCH = 10_000
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def synthetic(count: int, pattern: str, seed: int = 7) -> Iterator[list[dict[str, Any]]]:
+    """Event inputs in batches; ``random`` types are the feed's worst case (most events start
+    a new feed row), ``runs`` changes type every 1-60 events."""
+    rng = random.Random(seed)
+    current, left = TYPES[0], 0
+    batch: list[dict[str, Any]] = []
+    for n in range(count):
+        if pattern == "random":
+            event_type = rng.choice(TYPES)
+        else:
+            if left == 0:
+                current, left = rng.choice(TYPES), rng.randint(1, 60)
+            left -= 1
+            event_type = current
+        start = n % 64
+        batch.append({"type": event_type, "payload": {"n": n, "text": FILLER[start : start + 170]}})
+        if len(batch) == SEED_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def seed_server(server_dir: Path, count: int, pattern: str) -> None:
+    """Runs in a subprocess: write the events through the server's engine."""
+    from server.registry import StreamRegistry
+
+    registry = StreamRegistry(server_dir)
+    try:
+        engine = registry.engine("default", STREAM)
+        for batch in synthetic(count, pattern):
+            engine.append_batch(batch)
+    finally:
+        registry.close()
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(data_dir)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        match = _LISTENING.search(line)
+        if match:
+            # Keep draining stderr so the server never blocks on a full pipe.
+            threading.Thread(target=process.stderr.read, daemon=True).start()
+            return process, match.group(1)
+    raise SystemExit("the server did not start")
+
+
+async def mirror(url: str, data_dir: Path, page: int) -> tuple[float, float, int, Path]:
+    """(seconds to subscribed-and-complete, longest loop stall, events, mirror file)."""
+    from mirror.runtime import RuntimeRegistry, RuntimeTiming
+    from wire.stream_client import StreamClient
+
+    async with StreamClient(url, STREAM) as client:
+        state = await client.runtime_state()
+    total = int(state["coreProcessorState"]["maxOffset"])
+    registry = RuntimeRegistry(data_dir, timing=RuntimeTiming(catchup_page=page))
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+    running = True
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = loop.time()
+        while running:
+            await asyncio.sleep(0.005)
+            now = loop.time()
+            longest = max(longest, now - last - 0.005)
+            last = now
+
+    tick = asyncio.ensure_future(ticker())
+    runtime = registry.acquire(url, "default", STREAM)
+    started = time.perf_counter()
+    runtime.retain()
+    await runtime.wait_until(lambda s: s.connection == "subscribed" and s.event_count >= total)
+    elapsed = time.perf_counter() - started
+    running = False
+    await tick
+    file = runtime.mirror_file
+    runtime.release()
+    await registry.aclose()
+    return elapsed, longest, total, file
+
+
+def bare_rate(mirror_file: Path, target: Path, page: int) -> float:
+    """Rows/s of executemany (offset, type, json) per page, rows read back untimed."""
+    source = apsw.Connection(str(mirror_file), flags=apsw.SQLITE_OPEN_READONLY)
+    conn = apsw.Connection(str(target))
+    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+    conn.execute('CREATE TABLE plain ("offset" INTEGER PRIMARY KEY, type TEXT, json TEXT)')
+    elapsed, done, after = 0.0, 0, -1
+    while True:
+        rows = source.execute(
+            "SELECT local_index, json(raw_jsonb) FROM events WHERE local_index > ? "
+            "ORDER BY local_index LIMIT ?",
+            (after, page),
+        ).fetchall()
+        if not rows:
+            break
+        after = int(str(rows[-1][0]))
+        events = [orjson.loads(str(text)) for _, text in rows]
+        batch = [(e["offset"], e["type"], orjson.dumps(e).decode()) for e in events]
+        started = time.perf_counter()
+        with conn:
+            conn.executemany('INSERT INTO plain ("offset", type, json) VALUES (?, ?, ?)', batch)
+        elapsed += time.perf_counter() - started
+        done += len(batch)
+    conn.close()
+    source.close()
+    return done / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--page", type=int, default=5000, help="getEvents page size")
+    parser.add_argument("--pattern", choices=("random", "runs"), default="random")
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the files")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-catchup-") as tmp:
+        directory = Path(tmp)
+        started = time.perf_counter()
+        # -c from the repository root: this script's folder (with bench/server.py in it)
+        # must not shadow the ``server`` package.
+        seed = (
+            "import importlib.util, pathlib; "
+            f"spec = importlib.util.spec_from_file_location('catchup_bench', {__file__!r}); "
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+            f"module.seed_server(pathlib.Path({str(directory / 'server' / 'server')!r}), "
+            f"{args.events}, {args.pattern!r})"
+        )
+        subprocess.run(
+            [sys.executable, "-c", seed],
+            check=True,
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+        seeded = time.perf_counter() - started
+        server, url = start_server(directory / "server")
+        try:
+            elapsed, longest, total, file = asyncio.run(
+                mirror(url, directory / "client", args.page)
+            )
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            size_mb = file.stat().st_size / 1e6
+            bare_first = bare_rate(file, directory / "bare-1.sqlite3", args.page)
+            bare_second = bare_rate(file, directory / "bare-2.sqlite3", args.page)
+        finally:
+            server.terminate()
+            server.wait(30)
+    bare = (bare_first + bare_second) / 2
+    rate = total / elapsed
+    print(
+        f"events             {total:,} ({args.pattern} types, pages of {args.page}); "
+        f"seeded in {seeded:.1f} s"
+    )
+    print(f"catch-up           {rate:,.0f} events/s ({elapsed:.1f} s to subscribed)")
+    print(f"bare executemany   {bare:,.0f} rows/s ({bare_first:,.0f} / {bare_second:,.0f})")
+    print(f"ratio              {rate / bare:.1%} of bare")
+    print(f"peak RSS (client)  {peak_mb:,.0f} MB; mirror file {size_mb:,.0f} MB")
+    print(f"longest loop stall {longest * 1e3:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Tail latency: append -> visible in a live query, in the writing process and in a follower.
+
+    .venv/bin/python bench/tail_latency.py [--appends 300] [--interval 0.02]
+
+The server runs as a subprocess (``python -m server``). This process runs the stream's runtime
+(it wins the writer election: the leader) with a live query over the mirror; a second process
+(this script with ``--follower``) runs a runtime on the same data directory, which is therefore a
+follower that sees the leader's commits through ``PRAGMA data_version`` polling. Events are
+appended one at a time over HTTP batch by a plain client; each latency is from just before the
+append call to the moment a live query's callback sees the event (wall clock, both processes).
+
+Targets (SPEC): p99 < 100 ms in the leader, < 250 ms in a follower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+# This folder holds bench/server.py, which must not shadow the ``server`` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from mirror.runtime import RuntimeRegistry, RuntimeStatus, RuntimeTiming  # noqa: E402
+from wire.stream_client import StreamClient  # noqa: E402
+
+STREAM = "/bench/tail"
+COUNT_SQL = "SELECT max(local_index) + 1 FROM events"
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def follower(data_dir: Path, url: str) -> None:
+    """``--follower``: print ``{"t", "count"}`` lines whenever the live count changes."""
+    registry = RuntimeRegistry(data_dir, timing=RuntimeTiming())
+    runtime = registry.acquire(url, "default", STREAM)
+
+    def on_rows(rows: list[tuple[Any, ...]]) -> None:
+        count = int(rows[0][0] or 0) if rows else 0
+        sys.stdout.write(json.dumps({"t": time.time(), "count": count}) + "\n")
+        sys.stdout.flush()
+
+    def on_status(status: RuntimeStatus) -> None:
+        sys.stdout.write(json.dumps({"t": time.time(), "role": status.role}) + "\n")
+        sys.stdout.flush()
+
+    runtime.add_listener(on_status)
+
+    runtime.live_query(COUNT_SQL, (), on_rows)
+    runtime.retain()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.read(1) else None)
+    await stop.wait()
+    await registry.aclose()
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(data_dir)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        match = _LISTENING.search(line)
+        if match:
+            threading.Thread(target=process.stderr.read, daemon=True).start()
+            return process, match.group(1)
+    raise SystemExit("the server did not start")
+
+
+class FollowerProcess:
+    def __init__(self, data_dir: Path, url: str, changed: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._changed = changed
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--follower", str(data_dir), url],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.seen: dict[int, float] = {}
+        self.role = ""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            record = json.loads(line)
+            with self._lock:
+                if "role" in record:
+                    self.role = record["role"]
+                else:
+                    self.seen.setdefault(record["count"], record["t"])
+            self._loop.call_soon_threadsafe(self._changed.set)
+
+    def first_seen(self, offset: int) -> float | None:
+        with self._lock:
+            times = [t for count, t in self.seen.items() if count >= offset]
+        return min(times) if times else None
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def measure(url: str, data_dir: Path, appends: int, interval: float) -> int:
+    registry = RuntimeRegistry(data_dir)
+    runtime = registry.acquire(url, "default", STREAM)
+    seen: dict[int, float] = {}
+    changed = asyncio.Event()
+
+    def on_rows(rows: list[tuple[Any, ...]]) -> None:
+        seen.setdefault(int(rows[0][0] or 0), time.time())
+        changed.set()
+
+    async def until(condition: Callable[[], bool]) -> None:
+        while not condition():
+            changed.clear()
+            await changed.wait()
+
+    def leader_saw(offset: int) -> bool:
+        return any(count >= offset for count in seen)
+
+    def follower_saw(offset: int) -> bool:
+        return other.first_seen(offset) is not None
+
+    runtime.live_query(COUNT_SQL, (), on_rows)
+    runtime.retain()
+    await runtime.wait_until(lambda s: s.connection == "subscribed" and s.role == "leader")
+    other = FollowerProcess(data_dir, url, changed)
+    try:
+        async with asyncio.timeout(30):
+            await until(
+                lambda: (
+                    other.role == "follower"
+                    and other.first_seen(runtime.status.event_count) is not None
+                )
+            )
+        writer: list[float] = []
+        followers: list[float] = []
+        async with StreamClient(url, STREAM) as client:
+            for i in range(appends):
+                started = time.time()
+                committed = await client.append({"type": "bench.tail", "payload": {"i": i}})
+                offset = int(committed["offset"])
+                async with asyncio.timeout(10):
+                    await until(partial(leader_saw, offset))
+                    await until(partial(follower_saw, offset))
+                writer.append(min(t for count, t in seen.items() if count >= offset) - started)
+                followed = other.first_seen(offset)
+                assert followed is not None
+                followers.append(followed - started)
+                await asyncio.sleep(interval)
+    finally:
+        other.stop()
+        runtime.release()
+        await registry.aclose()
+    for name, values, target in (("leader", writer, 100), ("follower", followers, 250)):
+        p50, p99 = percentile(values, 0.5) * 1e3, percentile(values, 0.99) * 1e3
+        print(
+            f"{name:9} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {max(values) * 1e3:6.1f} ms"
+            f"  (target p99 < {target} ms; mean {statistics.mean(values) * 1e3:.1f} ms)"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--appends", type=int, default=300)
+    parser.add_argument("--interval", type=float, default=0.02, help="seconds between appends")
+    parser.add_argument("--follower", nargs=2, metavar=("DATA_DIR", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.follower:
+        asyncio.run(follower(Path(args.follower[0]), args.follower[1]))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="streamdesk-tail-") as tmp:
+        server, url = start_server(Path(tmp) / "server")
+        try:
+            return asyncio.run(measure(url, Path(tmp) / "client", args.appends, args.interval))
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""Headless verbs: ``streamdesk mirror | tail | append | query``.
+
+``add_commands(subparsers)`` registers them on the ``streamdesk`` parser (app/cli.py); each
+sets ``run(args) -> int`` (the exit code).
+
+- ``mirror URL PATH [--namespace NS] [--token T] [--data-dir DIR] [--until-synced]``: mirror the
+  stream into the data directory (the same mirror the desktop app uses) with a progress bar on
+  stderr while catching up, then keep tailing until Ctrl-C (or, with ``--until-synced``, exit
+  once the mirror holds everything the server had when the sync began).
+- ``tail URL PATH [--after N]``: print events as JSON lines on stdout (after offset N; default:
+  only new events) until Ctrl-C.
+- ``append URL PATH JSON``: append one event (a JSON object); prints the committed event.
+  Invalid JSON is an error and nothing is sent.
+- ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
+  print a table (or JSON lines); statements that would write are refused.
+
+Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import apsw
+import orjson
+
+from mirror.db_reads import MirrorReader
+from mirror.paths import default_data_dir
+from mirror.runtime import RuntimeRegistry
+from mirror.runtime_status import RuntimeStatus
+from wire.paths import DEFAULT_NAMESPACE, PathError
+from wire.stream_client import StreamClient, StreamError
+
+TOKEN_ENV = "STREAMDESK_TOKEN"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_BAR_WIDTH = 30
+_PLAIN_PROGRESS_EVERY_S = 1.0
+_RESUBSCRIBE_DELAY_S = 1.0
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    mirror = subparsers.add_parser(
+        "mirror",
+        help="mirror a stream into the local data directory and keep tailing it",
+        description="Catch up (with a progress bar), then keep the mirror current until Ctrl-C.",
+    )
+    _add_stream_arguments(mirror)
+    # SUPPRESS: a value given to the main parser before the verb is kept.
+    mirror.add_argument("--data-dir", default=argparse.SUPPRESS, help="Streamdesk data directory")
+    mirror.add_argument(
+        "--until-synced",
+        action="store_true",
+        help="exit once the mirror holds everything the server had when the sync began",
+    )
+    mirror.set_defaults(run=mirror_command)
+
+    tail = subparsers.add_parser(
+        "tail", help="print a stream's events as JSON lines", description="Follow a stream."
+    )
+    _add_stream_arguments(tail)
+    tail.add_argument(
+        "--after",
+        type=int,
+        default=None,
+        metavar="N",
+        help="start after offset N (0 = from the beginning; default: only new events)",
+    )
+    tail.set_defaults(run=tail_command)
+
+    append = subparsers.add_parser(
+        "append", help="append one event", description="Append one event (a JSON object)."
+    )
+    _add_stream_arguments(append)
+    append.add_argument("event", metavar="JSON", help='the event, e.g. \'{"type": "note"}\'')
+    append.set_defaults(run=append_command)
+
+    query = subparsers.add_parser(
+        "query",
+        help="run read-only SQL over a mirror file",
+        description="Run read-only SQL over a mirror file; writes are refused.",
+    )
+    query.add_argument("mirror_file", metavar="MIRROR_FILE", type=Path)
+    query.add_argument("sql", metavar="SQL")
+    query.add_argument("--json", action="store_true", help="print one JSON object per row")
+    query.add_argument("--max-rows", type=int, default=1000, help="rows to print (default 1000)")
+    query.set_defaults(run=query_command)
+
+
+def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", metavar="URL", help="stream server, e.g. http://127.0.0.1:8787")
+    parser.add_argument("path", metavar="PATH", help="stream path, e.g. /orders/42")
+    parser.add_argument("--namespace", default=argparse.SUPPRESS, help="namespace (default)")
+    parser.add_argument(
+        "--token", default=argparse.SUPPRESS, help=f"bearer token (default: env {TOKEN_ENV})"
+    )
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    return getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
+
+
+def _namespace(args: argparse.Namespace) -> str:
+    return getattr(args, "namespace", None) or DEFAULT_NAMESPACE
+
+
+def _quiet_http_logs() -> None:
+    # One INFO line per HTTP request would drown the progress output.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"streamdesk: {message}", file=sys.stderr)
+    return code
+
+
+def _run_until_interrupted(main: Callable[[asyncio.Event], Any]) -> int:
+    """Run ``main(stop)`` on a fresh loop; Ctrl-C (or SIGTERM) sets ``stop`` for a clean exit."""
+
+    _quiet_http_logs()
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        result: int = await main(stop)
+        return result
+
+    try:
+        return asyncio.run(runner())
+    except KeyboardInterrupt:  # platforms without loop signal handlers
+        return EXIT_OK
+
+
+# -- mirror ---------------------------------------------------------------------------------------
+
+
+class ProgressPrinter:
+    """Status changes as lines on ``stream``; catch-up as a bar (a tty) or a line per second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._shown: tuple[str, str, str | None] | None = None
+        self._bar_open = False
+        self._last_plain = 0.0
+
+    def update(self, status: RuntimeStatus) -> None:
+        if status.catchup is not None:
+            self._progress(status)
+            return
+        shown = (status.connection, status.role, status.last_error)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        text = f"{status.connection} ({status.role}): {status.event_count:,} events"
+        if status.last_error:
+            text += f"; last error: {status.last_error}"
+        if status.notice:
+            text += f"; {status.notice}"
+        self._line(text)
+
+    def _progress(self, status: RuntimeStatus) -> None:
+        progress = status.catchup
+        assert progress is not None
+        total = max(progress.total, 1)
+        fraction = min(progress.done / total, 1.0)
+        filled = int(fraction * _BAR_WIDTH)
+        text = (
+            f"catching up [{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:6.1%} "
+            f"{progress.done:,} / {progress.total:,} events · {progress.rate:,.0f} ev/s"
+        )
+        if self.tty:
+            self.stream.write(f"\r{text}\x1b[K")
+            self.stream.flush()
+            self._bar_open = True
+        elif time.monotonic() - self._last_plain >= _PLAIN_PROGRESS_EVERY_S:
+            self._last_plain = time.monotonic()
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        if self._bar_open:
+            self.stream.write("\n")
+            self._bar_open = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self._bar_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._bar_open = False
+
+
+def mirror_command(args: argparse.Namespace) -> int:
+    data_dir = Path(getattr(args, "data_dir", None) or default_data_dir()).expanduser()
+    return _run_until_interrupted(lambda stop: _mirror(args, data_dir, stop))
+
+
+async def _mirror(args: argparse.Namespace, data_dir: Path, stop: asyncio.Event) -> int:
+    registry = RuntimeRegistry(data_dir)
+    try:
+        runtime = registry.acquire(args.url, _namespace(args), args.path, token=_token(args))
+    except PathError as error:
+        return _fail(str(error), EXIT_USAGE)
+    printer = ProgressPrinter(sys.stderr)
+    print(f"mirroring {args.url} {runtime.namespace}:{runtime.path}", file=sys.stderr)
+    print(f"mirror file: {runtime.mirror_file}", file=sys.stderr)
+    refused: list[str] = []
+
+    def on_status(status: RuntimeStatus) -> None:
+        printer.update(status)
+        if status.last_error and "HTTP 401" in status.last_error:
+            refused.append(status.last_error)
+            stop.set()
+
+    async def synced() -> None:
+        await runtime.wait_until(lambda status: status.connection == "subscribed")
+        state = await runtime.runtime_state()
+        target = int(state["coreProcessorState"]["maxOffset"])
+        await runtime.wait_until(lambda status: status.event_count >= target)
+
+    runtime.add_listener(on_status)
+    runtime.retain()
+    waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+    if args.until_synced:
+        waiters.add(asyncio.ensure_future(synced()))
+    try:
+        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        for waiter in done:
+            waiter.result()
+    except StreamError as error:
+        refused.append(error.message)
+    finally:
+        runtime.release()
+        await registry.aclose()
+        printer.finish()
+    if refused:
+        return _fail(refused[0])
+    print(f"stopped; the mirror holds {runtime.status.event_count:,} events", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- tail -----------------------------------------------------------------------------------------
+
+
+def tail_command(args: argparse.Namespace) -> int:
+    return _run_until_interrupted(lambda stop: _tail(args, stop))
+
+
+async def _tail(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    try:
+        client = StreamClient(args.url, args.path, _namespace(args), _token(args))
+    except PathError as error:
+        return _fail(str(error), EXIT_USAGE)
+    last: list[int | None] = [args.after]
+    broken = asyncio.Event()
+
+    def on_batch(batch: dict[str, Any]) -> None:
+        lines = []
+        for event in batch.get("events") or []:
+            offset = event.get("offset")
+            if isinstance(offset, int) and (last[0] is None or offset > last[0]):
+                lines.append(orjson.dumps(event).decode())
+                last[0] = offset
+        if lines:
+            try:
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                broken.set()
+                stop.set()
+
+    try:
+        while not stop.is_set():
+            try:
+                if last[0] is None:
+                    state = await client.runtime_state()
+                    last[0] = int(state["coreProcessorState"]["maxOffset"])
+                subscription = await client.subscribe(on_batch, replay_after_offset=last[0])
+            except StreamError as error:
+                if "HTTP 401" in error.message:
+                    return _fail(error.message)
+                print(f"streamdesk: {error.message}; retrying", file=sys.stderr)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _RESUBSCRIBE_DELAY_S)
+                continue
+            stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+            closed: asyncio.Future[Any] = subscription.closed
+            await asyncio.wait({stopped, closed}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if stop.is_set():
+                await subscription.unsubscribe()
+            else:
+                print("streamdesk: connection closed; resubscribing", file=sys.stderr)
+                await asyncio.sleep(_RESUBSCRIBE_DELAY_S)
+    finally:
+        await client.aclose()
+    if broken.is_set():
+        # stdout went away (e.g. `| head`): quiet exit, like other Unix tools.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+# -- append ---------------------------------------------------------------------------------------
+
+
+def append_command(args: argparse.Namespace) -> int:
+    _quiet_http_logs()
+    try:
+        event = orjson.loads(args.event)
+    except orjson.JSONDecodeError as error:
+        return _fail(f"invalid JSON, nothing was sent: {error}", EXIT_USAGE)
+    if not isinstance(event, dict):
+        return _fail("the event must be a JSON object, nothing was sent", EXIT_USAGE)
+
+    async def append() -> Any:
+        async with StreamClient(args.url, args.path, _namespace(args), _token(args)) as client:
+            return await client.append(event)
+
+    try:
+        committed = asyncio.run(append())
+    except PathError as error:
+        return _fail(str(error), EXIT_USAGE)
+    except StreamError as error:
+        return _fail(f"append failed: {error.message}")
+    print(orjson.dumps(committed).decode())
+    return EXIT_OK
+
+
+# -- query ----------------------------------------------------------------------------------------
+
+
+def query_command(args: argparse.Namespace) -> int:
+    file: Path = args.mirror_file.expanduser()
+    if not file.is_file():
+        return _fail(f"no mirror file at {file}", EXIT_USAGE)
+    if args.max_rows < 1:
+        return _fail("--max-rows must be at least 1", EXIT_USAGE)
+    try:
+        reader = MirrorReader(file)
+    except apsw.Error as error:
+        return _fail(f"cannot open {file}: {error}")
+    try:
+        columns, rows = reader.query_readonly(args.sql, args.max_rows + 1)
+    except apsw.ReadOnlyError as error:
+        return _fail(f"the mirror is opened read-only; this statement would change it ({error})")
+    except apsw.Error as error:
+        return _fail(f"SQL error: {error}")
+    finally:
+        reader.close()
+    truncated = len(rows) > args.max_rows
+    rows = rows[: args.max_rows]
+    try:
+        if args.json:
+            for row in rows:
+                record = dict(zip(columns, row, strict=False))
+                print(orjson.dumps(record, default=_json_value).decode())
+        else:
+            print(format_table(columns, rows))
+    except BrokenPipeError:
+        return EXIT_OK
+    if truncated:
+        print(f"(showing the first {args.max_rows} rows)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot print {type(value).__name__}")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain text table: header, rule, rows; numbers right-aligned."""
+    if not columns:
+        return "(no rows)" if not rows else "\n".join(" | ".join(map(_cell, r)) for r in rows)
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [len(name) for name in columns]
+    for row in cells:
+        for i, text in enumerate(row[: len(widths)]):
+            widths[i] = max(widths[i], len(text))
+    numeric = [
+        bool(rows) and all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
+        for i in range(len(columns))
+    ]
+    lines = [" | ".join(name.ljust(widths[i]) for i, name in enumerate(columns))]
+    lines.append("-+-".join("-" * width for width in widths))
+    for row in cells:
+        lines.append(
+            " | ".join(
+                text.rjust(widths[i]) if numeric[i] else text.ljust(widths[i])
+                for i, text in enumerate(row[: len(widths)])
+            )
+        )
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(line.rstrip() for line in lines)

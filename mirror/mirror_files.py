@@ -1,0 +1,138 @@
+"""Mirror files on disk: which stream a file holds, the install id, listing every mirror.
+
+Public API:
+
+- ``record_identity(db, server_url, namespace, path)``: store the stream's identity in the
+  file's ``mirror_meta`` (keys ``SERVER_URL_KEY``, ``NAMESPACE_KEY``, ``PATH_KEY``), so a mirror
+  can be listed and opened offline without guessing from its file name. Written by the leader
+  each time it opens the file (a schema rebuild drops ``mirror_meta``).
+- ``read_info(file) -> MirrorInfo | None``: a mirror file's identity and event count, read
+  through a short-lived read-only connection; None for files that are not readable mirrors.
+- ``list_mirrors(data_dir) -> list[MirrorInfo]``: every mirror under ``<data_dir>/mirrors``.
+- ``save_copy(source, target)``: a consistent copy of a mirror as one standalone SQLite file
+  (the backup API, in one step: a single read snapshot however busy the writer is).
+- ``install_id(data_dir) -> str``: a random UUID created once per data directory; part of the
+  subscription key, so every process of one install shares one server-side subscription.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import apsw
+
+from mirror.db import MirrorDb
+from mirror.paths import MIRRORS_DIR
+from mirror.runtime_status import MirrorInfo
+
+log = logging.getLogger(__name__)
+
+SERVER_URL_KEY = "server-url"
+NAMESPACE_KEY = "namespace"
+PATH_KEY = "path"
+INSTALL_ID_FILE = "install-id"
+_UPSERT = (
+    "INSERT INTO mirror_meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def record_identity(db: MirrorDb, server_url: str, namespace: str, path: str) -> None:
+    with db.transaction() as conn:
+        for key, value in (
+            (SERVER_URL_KEY, server_url),
+            (NAMESPACE_KEY, namespace),
+            (PATH_KEY, path),
+        ):
+            conn.execute(_UPSERT, (key, value))
+
+
+def read_info(file: Path) -> MirrorInfo | None:
+    try:
+        conn = apsw.Connection(str(file), flags=apsw.SQLITE_OPEN_READONLY)
+    except apsw.Error:
+        return None
+    try:
+        conn.set_busy_timeout(1000)
+        meta = {
+            str(key): str(value)
+            for key, value in conn.execute("SELECT key, value FROM mirror_meta").fetchall()
+        }
+        count = conn.execute("SELECT max(local_index) + 1 FROM events").fetchall()[0][0] or 0
+    except apsw.Error as error:
+        log.debug("skipping %s: not a readable mirror (%s)", file, error)
+        return None
+    finally:
+        conn.close()
+    segment = file.stem.split("-", 2)[-1] if file.stem.count("-") >= 2 else file.stem
+    return MirrorInfo(
+        server_url=meta.get(SERVER_URL_KEY),
+        namespace=meta.get(NAMESPACE_KEY) or file.parent.name,
+        # A file written before identities were recorded: best guess from its name.
+        path=meta.get(PATH_KEY) or ("/" if segment == "root" else f"/{segment}"),
+        file=file,
+        event_count=int(count),
+    )
+
+
+def list_mirrors(data_dir: Path) -> list[MirrorInfo]:
+    root = data_dir / MIRRORS_DIR
+    if not root.is_dir():
+        return []
+    found = []
+    for file in sorted(root.glob("*/*/stream-*.sqlite3")):
+        info = read_info(file)
+        if info is not None:
+            found.append(info)
+    return found
+
+
+def install_id(data_dir: Path) -> str:
+    file = data_dir / INSTALL_ID_FILE
+    with contextlib.suppress(OSError):
+        existing = file.read_text(encoding="utf-8").strip()
+        if existing:
+            return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    candidate = str(uuid.uuid4())
+    tmp = file.with_name(f"{INSTALL_ID_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(candidate, encoding="utf-8")
+    try:
+        # link() fails if another process created the file first; then theirs wins.
+        os.link(tmp, file)
+    except FileExistsError:
+        pass
+    except OSError:
+        # No hard links on this filesystem: last writer wins, harmless this early.
+        if not file.exists():
+            os.replace(tmp, file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return file.read_text(encoding="utf-8").strip()
+
+
+def save_copy(source: Path, target: Path) -> None:
+    """Copy the mirror ``source`` to ``target`` consistently, as a standalone SQLite file."""
+    if not source.exists():
+        raise FileNotFoundError(f"there is no local mirror at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial_file = target.with_name(f".{target.name}.partial")
+    partial_file.unlink(missing_ok=True)
+    src = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READWRITE)
+    try:
+        src.set_busy_timeout(5000)
+        dst = apsw.Connection(str(partial_file))
+        try:
+            # One step: a single read snapshot of the source, however busy its writer is.
+            with dst.backup("main", src, "main") as backup:
+                backup.step(-1)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.replace(partial_file, target)

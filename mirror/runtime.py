@@ -1,0 +1,165 @@
+"""The mirror runtime contract the UI and the CLI use (docs/architecture.md).
+
+Public API:
+
+- ``RuntimeRegistry(data_dir, *, loop=None, timing=None)``: one per process; one
+  ``StreamRuntime`` per stream. ``acquire(server_url, namespace, path, *, token=None)``
+  (``server_url`` None: offline, the newest existing mirror of that stream, no network),
+  ``open_file(mirror_file)`` (offline, any mirror file), ``list_mirrors()``, ``aclose()``,
+  ``install_id`` (the per-install UUID stored in the data directory).
+- Re-exported: ``StreamRuntime``, ``RuntimeStatus``, ``CatchupProgress``, ``MirrorInfo``,
+  ``RuntimeTiming``, ``ReconnectRecord``, ``RuntimeReader`` (a runtime's ``reader``),
+  ``MirrorReader``, ``EventRow``, ``FeedRow``, ``OfflineError``.
+
+The subscription key is ``<namespace>:<install id>:mirror``: every process of one install shares
+one server-side subscription per stream, so a new writer replaces the old one's connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mirror.mirror_files import install_id, list_mirrors, read_info
+from mirror.paths import mirror_file
+from mirror.reader import EventRow, FeedRow, MirrorReader
+from mirror.runtime_reader import RuntimeReader
+from mirror.runtime_status import (
+    CatchupProgress,
+    MirrorInfo,
+    ReconnectRecord,
+    RuntimeStatus,
+    RuntimeTiming,
+)
+from mirror.stream_runtime import OfflineError, StreamRuntime
+from wire.paths import DEFAULT_NAMESPACE, normalize_path
+
+__all__ = [
+    "CatchupProgress",
+    "EventRow",
+    "FeedRow",
+    "MirrorInfo",
+    "MirrorReader",
+    "OfflineError",
+    "ReconnectRecord",
+    "RuntimeReader",
+    "RuntimeRegistry",
+    "RuntimeStatus",
+    "RuntimeTiming",
+    "StreamRuntime",
+]
+
+PROCESSOR_NAME = "mirror"
+# The identity a mirror of a server-less stream would have (never dialled).
+OFFLINE_SERVER = "offline"
+
+_Key = tuple[str, ...]
+
+
+class RuntimeRegistry:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        timing: RuntimeTiming | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.timing = timing or RuntimeTiming()
+        self._loop = loop
+        self._runtimes: dict[_Key, StreamRuntime] = {}
+        self._install_id: str | None = None
+
+    @property
+    def install_id(self) -> str:
+        if self._install_id is None:
+            self._install_id = install_id(self.data_dir)
+        return self._install_id
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def acquire(
+        self,
+        server_url: str | None,
+        namespace: str,
+        path: str,
+        *,
+        token: str | None = None,
+    ) -> StreamRuntime:
+        """The runtime of one stream (shared); ``retain()`` it to start it."""
+        namespace = namespace or DEFAULT_NAMESPACE
+        path = normalize_path(path)
+        if server_url is None:
+            key: _Key = ("offline", namespace, path)
+        else:
+            server_url = server_url.strip().rstrip("/")
+            key = ("online", server_url, namespace, path)
+        existing = self._runtimes.get(key)
+        if existing is not None and not existing.is_closed:
+            return existing
+        if server_url is None:
+            file = self._offline_file(namespace, path)
+        else:
+            file = mirror_file(self.data_dir, server_url, namespace, path)
+        return self._create(key, server_url, namespace, path, file, token)
+
+    def open_file(self, mirror_file: Path) -> StreamRuntime:
+        """An offline runtime over any mirror file (its stream read from the file itself)."""
+        file = Path(mirror_file).expanduser().resolve()
+        key: _Key = ("file", str(file))
+        existing = self._runtimes.get(key)
+        if existing is not None and not existing.is_closed:
+            return existing
+        info = read_info(file)
+        namespace = info.namespace if info is not None else DEFAULT_NAMESPACE
+        path = info.path if info is not None else "/"
+        return self._create(key, None, namespace, path, file, None)
+
+    def list_mirrors(self) -> list[MirrorInfo]:
+        return list_mirrors(self.data_dir)
+
+    async def aclose(self) -> None:
+        runtimes = list(self._runtimes.values())
+        self._runtimes.clear()
+        await asyncio.gather(*(runtime.aclose() for runtime in runtimes), return_exceptions=True)
+
+    def _create(
+        self,
+        key: _Key,
+        server_url: str | None,
+        namespace: str,
+        path: str,
+        file: Path,
+        token: str | None,
+    ) -> StreamRuntime:
+        runtime = StreamRuntime(
+            server_url=server_url,
+            namespace=namespace,
+            path=path,
+            mirror_file=file,
+            token=token,
+            subscription_key=f"{namespace}:{self.install_id}:{PROCESSOR_NAME}",
+            timing=self.timing,
+            loop=self._event_loop(),
+            on_closed=lambda closed: self._forget(key, closed),
+        )
+        self._runtimes[key] = runtime
+        return runtime
+
+    def _forget(self, key: _Key, runtime: StreamRuntime) -> None:
+        if self._runtimes.get(key) is runtime:
+            del self._runtimes[key]
+
+    def _offline_file(self, namespace: str, path: str) -> Path:
+        """The most recently written mirror of (namespace, path), from any server."""
+        candidates = [
+            info.file
+            for info in list_mirrors(self.data_dir)
+            if info.namespace == namespace and info.path == path
+        ]
+        if not candidates:
+            return mirror_file(self.data_dir, OFFLINE_SERVER, namespace, path)
+        return max(candidates, key=lambda file: file.stat().st_mtime)

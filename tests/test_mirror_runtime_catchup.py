@@ -1,0 +1,115 @@
+"""Catch-up paging (``mirror.catchup``): pipelined, memory-bounded, errors kept apart."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from mirror.catchup import CatchupWriteError, catch_up
+from mirror.runtime_status import CatchupProgress
+
+Page = Sequence[dict[str, Any]]
+
+
+class FakeStream:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.fetched = 0
+        self.written = 0
+        self.most_in_memory = 0
+        self.log: list[str] = []
+        self.clock = itertools.count()
+
+    async def fetch(self, after: int, limit: int) -> Page:
+        self.log.append(f"fetch {after}")
+        await asyncio.sleep(0.001)
+        page = [{"offset": n} for n in range(after + 1, min(self.size, after + limit) + 1)]
+        self.fetched += len(page)
+        self.most_in_memory = max(self.most_in_memory, self.fetched - self.written)
+        return page
+
+    async def write(self, page: Page) -> None:
+        self.log.append(f"write {page[0]['offset']} start")
+        await asyncio.sleep(0.003)
+        self.written += len(page)
+        self.log.append(f"write {page[0]['offset']} end")
+
+
+async def run(stream: FakeStream, progress: list[CatchupProgress], after: int = 0) -> int:
+    return await catch_up(
+        stream.fetch,
+        stream.write,
+        after=after,
+        total=stream.size,
+        page_size=100,
+        deadline=5.0,
+        on_progress=progress.append,
+        clock=lambda: float(next(stream.clock)),
+    )
+
+
+async def test_pages_to_the_head_with_bounded_memory_and_progress() -> None:
+    stream = FakeStream(10_050)
+    progress: list[CatchupProgress] = []
+    assert await run(stream, progress, after=50) == 10_050
+    assert stream.written == 10_000
+    # The page being written, two queued, one fetched and waiting: never the whole stream.
+    assert stream.most_in_memory <= 4 * 100
+    assert [p.done for p in progress][-1] == 10_050
+    assert all(p.total == 10_050 and p.rate >= 0 for p in progress)
+
+
+async def test_the_next_page_is_fetched_while_one_is_written() -> None:
+    stream = FakeStream(1000)
+    await run(stream, [])
+    overlapped = False
+    writing = False
+    for entry in stream.log:
+        if entry.endswith("start"):
+            writing = True
+        elif entry.endswith("end"):
+            writing = False
+        elif writing and entry.startswith("fetch"):
+            overlapped = True
+    assert overlapped, stream.log
+
+
+async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
+    stream = FakeStream(1000)
+
+    async def failing_write(page: Page) -> None:
+        raise ValueError("disk says no")
+
+    with pytest.raises(CatchupWriteError) as caught:
+        await catch_up(
+            stream.fetch,
+            failing_write,
+            after=0,
+            total=1000,
+            page_size=100,
+            deadline=5.0,
+            on_progress=lambda _: None,
+            clock=lambda: 0.0,
+        )
+    assert isinstance(caught.value.__cause__, ValueError)
+
+    async def failing_fetch(after: int, limit: int) -> Page:
+        if after >= 200:
+            raise ConnectionError("server gone")
+        return await stream.fetch(after, limit)
+
+    with pytest.raises(ConnectionError):
+        await catch_up(
+            failing_fetch,
+            stream.write,
+            after=0,
+            total=1000,
+            page_size=100,
+            deadline=5.0,
+            on_progress=lambda _: None,
+            clock=lambda: 0.0,
+        )
