@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="headless check: start the embedded server, mirror a stream, exit 0 on success",
     )
+    parser.add_argument(
+        "--exit-after-show",
+        action="store_true",
+        help="quit as soon as the first window has been painted (startup timing, smoke tests)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     server_cli.add_commands(subparsers)

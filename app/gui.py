@@ -1,0 +1,162 @@
+"""`streamdesk` with no verb: the desktop app.
+
+Sets up Qt with asyncio on its loop (qasync), starts the embedded stream server in a background
+thread unless `--server` names another one, opens the first window, and runs until the last
+window closes. The embedded server keeps the same port per data directory (saved in the
+settings) so its URL, and with it the mirror file names, stay the same across launches. A
+second app process on the same data directory finds the running embedded server through a lock
+file and talks to it instead of starting another over the same storage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import qasync
+from filelock import FileLock, Timeout
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.settings import SETTINGS_FILE, Settings
+from mirror.paths import default_data_dir
+from mirror.runtime import RuntimeRegistry
+from server.cli import SERVER_SUBDIR
+from server.registry import DataDirInUse
+from server.run import EmbeddedServer
+from ui.app_context import AppContext
+from ui.offload import drain
+from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
+from ui.targets import ServerEntry
+
+log = logging.getLogger(__name__)
+
+_EMBEDDED_INFO = "embedded.json"
+_EMBEDDED_LOCK = "embedded.lock"
+
+
+class EmbeddedServerHost:
+    """Owns the data directory's embedded server, or finds the one another process owns."""
+
+    def __init__(self, data_dir: Path, settings: Settings) -> None:
+        self._dir = data_dir / SERVER_SUBDIR
+        self._settings = settings
+        self._lock = FileLock(str(self._dir / _EMBEDDED_LOCK))
+        self._server: EmbeddedServer | None = None
+
+    def start(self) -> ServerEntry:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return self._shared()
+        try:
+            server = self._start_server(self._settings.embedded_port or 0)
+        except DataDirInUse:
+            self._lock.release()
+            raise
+        self._server = server
+        self._settings.embedded_port = server.port
+        info = self._dir / _EMBEDDED_INFO
+        info.write_text(json.dumps({"url": server.url, "pid": os.getpid()}), encoding="utf-8")
+        return ServerEntry(name="Embedded", url=server.url, embedded=True)
+
+    def _start_server(self, port: int) -> EmbeddedServer:
+        try:
+            return EmbeddedServer(self._dir, port=port).start_in_thread()
+        except OSError as error:
+            if port == 0:
+                raise
+            log.info("port %d is taken (%s); the embedded server takes a free one", port, error)
+            return EmbeddedServer(self._dir, port=0).start_in_thread()
+
+    def _shared(self) -> ServerEntry:
+        info = json.loads((self._dir / _EMBEDDED_INFO).read_text(encoding="utf-8"))
+        url = str(info["url"])
+        log.info("another Streamdesk process runs the embedded server at %s; using it", url)
+        return ServerEntry(name="Embedded (shared)", url=url, embedded=True)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop_thread()
+            self._server = None
+            (self._dir / _EMBEDDED_INFO).unlink(missing_ok=True)
+            self._lock.release()
+
+
+def _initial_path(args: argparse.Namespace) -> tuple[str, str]:
+    try:
+        path = normalize_path(args.path or "/")
+    except StreamPathError as error:
+        log.warning("%s; opening / instead", error)
+        path = "/"
+    return normalize_namespace(args.namespace or ""), path
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir / SETTINGS_FILE)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Streamdesk")
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    host: EmbeddedServerHost | None = None
+    if args.server:
+        token = args.token or os.environ.get("STREAMDESK_TOKEN") or None
+        url = str(args.server).rstrip("/")
+        default = ServerEntry(name=url.split("://", 1)[-1], url=url, token=token)
+    else:
+        host = EmbeddedServerHost(data_dir, settings)
+        try:
+            default = host.start()
+        except DataDirInUse as error:
+            log.error("%s: start the app with --server URL to use that server", error)
+            return 2
+    registry = RuntimeRegistry(data_dir, loop=loop)
+    ctx = AppContext(registry, settings, default_server=default)
+    namespace, path = _initial_path(args)
+    closed = asyncio.Event()
+    ctx.allWindowsClosed.connect(closed.set)
+    _close_windows_on_signals(ctx)
+    try:
+        with loop:
+            window = ctx.new_window(ctx.default_target(namespace, path))
+            if args.exit_after_show:
+                # Queued behind the first paint of the window, so it measures time to a window.
+                QTimer.singleShot(0, window.close)
+            loop.run_until_complete(closed.wait())
+            loop.run_until_complete(_shutdown(registry))
+    finally:
+        if host is not None:
+            host.stop()
+    return 0
+
+
+def _close_windows_on_signals(ctx: AppContext) -> None:
+    """SIGINT / SIGTERM close every window, so the app shuts down as if the user quit."""
+
+    def close_all(_signum: int, _frame: object) -> None:
+        QTimer.singleShot(0, lambda: [window.close() for window in list(ctx.windows)])
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, close_all)
+    # Python runs signal handlers only between bytecodes: a light timer gives it the chance
+    # while Qt sleeps in its event loop.
+    wake = QTimer(ctx)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+
+
+async def _shutdown(registry: RuntimeRegistry) -> None:
+    await drain()
+    await registry.aclose()

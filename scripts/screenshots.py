@@ -1,0 +1,225 @@
+"""Regenerate the tour's screenshots from the real app, rendered offscreen.
+
+Starts the embedded stream server in a temporary directory, fills a small demo stream (and a
+child stream) with agent-style events, opens the real main window through the real mirror
+runtime, and saves each view to docs/screenshots/*.png.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import argparse
+import asyncio
+import functools
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import qasync
+from PySide6.QtWidgets import QApplication, QTreeWidgetItem, QWidget
+
+from app.settings import Settings
+from mirror.runtime import RuntimeRegistry
+from server.run import EmbeddedServer
+from ui.app_context import AppContext
+from ui.main_window import MainWindow
+from ui.offload import drain
+from ui.stream_pane import StreamPane
+from ui.targets import ServerEntry, StreamTarget
+from wire.stream_client import StreamClient
+
+REPO = Path(__file__).resolve().parent.parent
+STREAM = "/agents/support-bot"
+CHILD = "/agents/support-bot/session-42"
+AGENT = "events.iterate.com/agent"
+SIZE = (1280, 800)
+
+
+def demo_events() -> list[dict[str, Any]]:
+    """A conversation: messages in, tool calls and results, replies; runs of one type group."""
+    events: list[dict[str, Any]] = [
+        {"type": f"{AGENT}/heartbeat", "payload": {"sequence": n}} for n in range(1, 31)
+    ]
+    questions = [
+        "My order #4411 has not arrived yet.",
+        "Can I change the delivery address?",
+        "Thanks! And the invoice?",
+    ]
+    for turn, question in enumerate(questions, start=1):
+        events.append({"type": f"{AGENT}/message-received", "payload": {"text": question}})
+        for tool in ("orders.lookup", "shipping.track", "crm.note"):
+            events.append({"type": f"{AGENT}/tool-called", "payload": {"tool": tool, "turn": turn}})
+        for status in ("ok", "ok", "ok"):
+            events.append({"type": f"{AGENT}/tool-result", "payload": {"status": status}})
+        events.append(
+            {
+                "type": f"{AGENT}/message-sent",
+                "payload": {"text": f"Here is what I found (turn {turn}).", "tokens": 42 + turn},
+                "metadata": {"model": "demo-1", "latencyMs": 812 + 17 * turn},
+            }
+        )
+    return events
+
+
+async def seed(url: str) -> None:
+    async with StreamClient(url, CHILD) as child:
+        await child.append({"type": f"{AGENT}/session-started", "payload": {"session": 42}})
+    async with StreamClient(url, STREAM) as client:
+        await client.append_batch(demo_events())
+
+
+async def until(check: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        await asyncio.sleep(0.05)
+
+
+def save(widget: QWidget, out: Path, name: str) -> None:
+    widget.grab().save(str(out / name))
+    print(f"wrote {out / name}")
+
+
+def child_named(item: QTreeWidgetItem, name: str) -> QTreeWidgetItem | None:
+    children = (item.child(i) for i in range(item.childCount()))
+    return next((c for c in children if c is not None and c.text(0) == name), None)
+
+
+def has_child(item: QTreeWidgetItem, name: str) -> bool:
+    return child_named(item, name) is not None
+
+
+async def expand_tree(window: MainWindow) -> None:
+    """Open the stream tree down to the demo stream's children."""
+    item = window.browser.streams_root.child(0)
+    for name in ("agents", "support-bot"):
+        assert item is not None
+        item.setExpanded(True)
+        parent = item
+        await until(functools.partial(has_child, parent, name))
+        item = child_named(parent, name)
+    assert item is not None
+    item.setExpanded(True)
+    await asyncio.sleep(0.3)
+
+
+async def settle(pane: StreamPane) -> None:
+    await until(lambda: pane.status.connection == "subscribed")
+    await until(lambda: pane.raw_view.model.total >= pane.status.event_count > 0)
+    await asyncio.sleep(0.6)
+
+
+async def shoot(window: MainWindow, out: Path) -> None:
+    pane = window.current
+    assert pane is not None
+    await settle(pane)
+    raw = pane.raw_view
+    last = raw.model.rowCount() - 1
+    await until(lambda: raw.model.event_at(last - 1) is not None)
+    raw.model.toggle_expanded(last - 1)  # the agent's last reply
+    await asyncio.sleep(0.6)
+    raw.list.scroll_to_end()
+    await asyncio.sleep(0.3)
+    save(window, out, "raw-events.png")
+
+    raw.select_type(f"{AGENT}/tool-called")
+    await asyncio.sleep(0.8)
+    save(window, out, "type-filter.png")
+    raw.select_type(None)
+
+    pane.show_view(1)
+    feed = pane.feed_view
+    await until(lambda: feed.model.count > 0)
+    await asyncio.sleep(0.3)
+    feed.list.scroll_to_top()
+    await until(lambda: feed.model.item_at(4) is not None)
+    feed.model.toggle_expanded(4)
+    await asyncio.sleep(0.6)
+    save(window, out, "event-feed.png")
+
+    pane.show_view(2)
+    await until(lambda: "maxOffset" in pane.state_view.text.toPlainText())
+    save(window, out, "state.png")
+
+    pane.show_view(0)
+    window.browser.refresh()
+    await expand_tree(window)
+    right = window.open_target(StreamTarget(pane.target.server, "default", CHILD), split=True)
+    await settle(right)
+    right.show_view(1)
+    await asyncio.sleep(0.6)
+    save(window, out, "split-view.png")
+
+    console = window.open_sql_console()
+    assert console is not None
+    console.resize(900, 520)
+    console.run_query()
+    await until(lambda: not console.running and console.result_model.rowCount() > 0)
+    await asyncio.sleep(0.2)
+    save(console, out, "sql-console.png")
+    console.close()
+
+
+async def shoot_offline(ctx: AppContext, out: Path) -> None:
+    window = ctx.new_window(ctx.default_target(path=CHILD))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    await settle(pane)
+    window.close()
+    mirrors = ctx.registry.list_mirrors()
+    info = next(m for m in mirrors if m.path == STREAM)
+    offline = ctx.new_window(StreamTarget(None, info.namespace, info.path, mirror_file=info.file))
+    offline.resize(*SIZE)
+    offline.browser.refresh_mirrors()
+    await until(lambda: offline.browser.mirror_item(STREAM) is not None)
+    await asyncio.sleep(0.8)
+    save(offline, out, "offline-mirror.png")
+    offline.close()
+
+
+async def main(out: Path, data: Path) -> None:
+    server = EmbeddedServer(data / "server").start_in_thread()
+    try:
+        await seed(server.url)
+        registry = RuntimeRegistry(data / "app", loop=asyncio.get_running_loop())
+        embedded = ServerEntry(name="Embedded", url=server.url, embedded=True)
+        ctx = AppContext(
+            registry, Settings(data / "app" / "settings.json"), default_server=embedded
+        )
+        window = ctx.new_window(ctx.default_target(path=STREAM))
+        window.resize(*SIZE)
+        await shoot(window, out)
+        window.close()
+        await shoot_offline(ctx, out)
+        await drain()
+        await registry.aclose()
+    finally:
+        server.stop_thread()
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as data, loop:
+        loop.run_until_complete(main(args.out, Path(data)))
+
+
+if __name__ == "__main__":
+    run()

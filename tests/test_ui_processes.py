@@ -1,0 +1,176 @@
+"""Two app processes on one data directory: one writes the mirror, the other follows it and
+takes over when the writer's process exits."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+from ui_support import UiHarness, event, fresh_path, ui_harness, wait_for
+
+from mirror.election import WriterElection
+from mirror.paths import mirror_file, writer_lock_file
+from mirror.runtime import MirrorReader
+
+# `streamdesk --server URL --data-dir DIR --path PATH`, as the installed command runs it.
+DEBUG = "events.iterate.com/debug"
+APP = "import sys; from app.cli import main; sys.exit(main())"
+
+
+@pytest.fixture
+def ui(qtbot: QtBot, tmp_path: Path) -> Iterator[UiHarness]:
+    with ui_harness(qtbot, tmp_path) as harness:
+        yield harness
+
+
+@dataclass
+class AppProcess:
+    process: subprocess.Popen[bytes]
+    path: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def app_process(ui: UiHarness, tmp_path: Path) -> Iterator[AppProcess]:
+    """The real app (offscreen) on the harness's server and data directory."""
+    path = fresh_path()
+    log = tmp_path / "app.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                APP,
+                "--server",
+                ui.server_url,
+                "--data-dir",
+                str(ui.data_dir),
+                "--path",
+                path,
+            ],
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield AppProcess(process, path, log)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+
+
+def test_follower_takes_over_when_the_writer_process_exits(
+    qtbot: QtBot, ui: UiHarness, app_process: AppProcess
+) -> None:
+    process, path = app_process.process, app_process.path
+    file = mirror_file(ui.data_dir, ui.server_url, "default", path)
+    wait_for(qtbot, lambda: file.exists() or process.poll() is not None, 60_000)
+    assert process.poll() is None, app_process.output()
+    reader = MirrorReader(file)
+    try:
+        wait_for(qtbot, lambda: reader.event_count() >= 3, 60_000)
+    finally:
+        reader.close()
+
+    window = ui.open(path)
+    pane = window.current
+    assert pane is not None
+    wait_for(qtbot, lambda: pane.status.role == "follower")
+    wait_for(qtbot, lambda: pane.raw_view.model.total >= 3)
+    pane.composer.editor.setPlainText(json.dumps(event(f"{DEBUG}/from-follower")))
+    pane.composer.submit()
+    wait_for(qtbot, lambda: f"{DEBUG}/from-follower" in pane.raw_view.model.type_counts)
+
+    process.terminate()
+    assert process.wait(30) == 0, app_process.output()
+    wait_for(qtbot, lambda: pane.status.role == "leader")
+    wait_for(qtbot, lambda: pane.status.connection == "subscribed")
+    pane.composer.editor.setPlainText(json.dumps(event(f"{DEBUG}/from-leader")))
+    pane.composer.submit()
+    wait_for(qtbot, lambda: f"{DEBUG}/from-leader" in pane.raw_view.model.type_counts)
+
+
+def test_an_empty_follower_says_why(qtbot: QtBot, ui: UiHarness) -> None:
+    path = fresh_path()
+    lock = writer_lock_file(mirror_file(ui.data_dir, ui.server_url, "default", path))
+    holder = WriterElection(lock)
+    assert holder.try_acquire()
+    try:
+        window = ui.open(path)
+        pane = window.current
+        assert pane is not None
+        wait_for(qtbot, lambda: pane.status.role == "follower")
+        wait_for(qtbot, lambda: pane.notice_banner.isVisible())
+        assert pane.notice_banner.text().startswith("Follower: ")
+        assert pane.raw_view.model.total == 0
+        assert pane.raw_view.empty_label.isVisible()
+    finally:
+        holder.release()
+    wait_for(qtbot, lambda: pane.status.role == "leader")
+    wait_for(qtbot, lambda: pane.raw_view.model.total == 3)
+    assert not pane.notice_banner.isVisible()
+
+
+def start_app(data_dir: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", APP, "--data-dir", str(data_dir), *args],
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_no_arguments_runs_the_embedded_server_and_a_second_app_shares_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    data_dir, log = tmp_path / "data", tmp_path / "apps.log"
+    info = data_dir / "server" / "embedded.json"
+    first = start_app(data_dir, log)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        qtbot.waitUntil(lambda: info.exists() or first.poll() is not None, timeout=60_000)
+        assert first.poll() is None, log.read_text(errors="replace")
+        url = json.loads(info.read_text())["url"]
+        port = json.loads((data_dir / "settings.json").read_text())["embedded_port"]
+        assert url == f"http://127.0.0.1:{port}"
+        mirror = mirror_file(data_dir, url, "default", "/")
+        qtbot.waitUntil(mirror.exists, timeout=60_000)
+
+        second = start_app(data_dir, log, "--path", "/second")
+        qtbot.waitUntil(
+            lambda: mirror_file(data_dir, url, "default", "/second").exists(), timeout=60_000
+        )
+        assert second.poll() is None
+        second.terminate()
+        assert second.wait(30) == 0
+        assert info.exists()  # still the first app's server
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
+    assert first.returncode == 0, log.read_text(errors="replace")
+    assert not info.exists()
+
+    again = start_app(data_dir, log)
+    try:
+        qtbot.waitUntil(lambda: info.exists() or again.poll() is not None, timeout=60_000)
+        assert json.loads(info.read_text())["url"] == url  # the same port: the same mirrors
+    finally:
+        again.terminate()
+        again.wait(30)

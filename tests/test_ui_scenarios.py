@@ -1,0 +1,510 @@
+"""End-to-end scenarios of the desktop app (reference feed-and-ui.md §4.1, ported to Qt):
+real embedded server on loopback, real mirror runtime and files, the real main window."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+from ui_support import (
+    UiHarness,
+    event,
+    fresh_path,
+    qt_asyncio,
+    row_visible,
+    ui_harness,
+    visible_rows,
+    wait_for,
+)
+
+from server.run import EmbeddedServer
+from ui.event_model import RawEventsModel
+from ui.feed_model import FeedModel
+from ui.main_window import MainWindow
+from ui.stream_list_view import StreamListView
+from ui.stream_pane import StreamPane
+
+DEBUG = "events.iterate.com/debug"
+CREATED = "events.iterate.com/stream/created"
+WOKEN = "events.iterate.com/stream/woken"
+
+
+@pytest.fixture
+def ui(qtbot: QtBot, tmp_path: Path) -> Iterator[UiHarness]:
+    with ui_harness(qtbot, tmp_path) as harness:
+        yield harness
+
+
+def ready(qtbot: QtBot, window: MainWindow, count: int = 3) -> StreamPane:
+    """The window's pane once it is subscribed and shows `count` events."""
+    pane = window.current
+    assert pane is not None
+    wait_for(qtbot, lambda: pane.status.connection == "subscribed")
+    wait_for(qtbot, lambda: pane.raw_view.model.total == count)
+    return pane
+
+
+def compose(qtbot: QtBot, pane: StreamPane, text: str) -> None:
+    """Type into the composer and press Ctrl+Enter."""
+    pane.composer.editor.setPlainText(text)
+    QTest.keyClick(pane.composer.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def append_via_composer(qtbot: QtBot, pane: StreamPane, event_type: str) -> None:
+    compose(qtbot, pane, json.dumps(event(event_type, note="from the test")))
+    wait_for(qtbot, lambda: pane.composer.state == "appended")
+
+
+def all_rows(qtbot: QtBot, model: RawEventsModel) -> list[Any]:
+    """Every row the model shows (small lists only), once loaded."""
+    wait_for(qtbot, lambda: all(model.event_at(i) for i in range(model.rowCount())))
+    return [model.event_at(i) for i in range(model.rowCount())]
+
+
+def feed_items(qtbot: QtBot, model: FeedModel) -> list[Any]:
+    wait_for(qtbot, lambda: all(model.item_at(i) for i in range(model.rowCount())))
+    return [model.item_at(i) for i in range(model.rowCount())]
+
+
+def test_append_through_the_composer_shows_the_row(qtbot: QtBot, ui: UiHarness) -> None:
+    pane = ready(qtbot, ui.open(fresh_path()))
+    assert [row.type for row in all_rows(qtbot, pane.raw_view.model)][:2] == [CREATED, WOKEN]
+    append_via_composer(qtbot, pane, f"{DEBUG}/playwright-single")
+    model = pane.raw_view.model
+    wait_for(qtbot, lambda: model.total == 4)
+    rows = all_rows(qtbot, model)
+    assert rows[-1].type == f"{DEBUG}/playwright-single"
+    wait_for(qtbot, lambda: row_visible(pane.raw_view.list, 3))
+    assert pane.count_label.text() == "4 events"
+
+
+def test_type_filter_counts(qtbot: QtBot, ui: UiHarness) -> None:
+    pane = ready(qtbot, ui.open(fresh_path()))
+    primary, secondary = f"{DEBUG}/primary", f"{DEBUG}/secondary"
+    for event_type in (primary, secondary, primary):
+        append_via_composer(qtbot, pane, event_type)
+    raw = pane.raw_view
+    wait_for(qtbot, lambda: raw.model.total == 6 and primary in raw.model.type_counts)
+    assert raw.count_label.text() == "6 total events"
+    assert raw.type_filter.findText(f"{primary} (2)") > 0
+    raw.select_type(primary)
+    wait_for(qtbot, lambda: raw.count_label.text() == "2 filtered events / 6 total events")
+    assert {row.type for row in all_rows(qtbot, raw.model)} == {primary}
+    assert pane.count_label.text() == "6 events"
+    append_via_composer(qtbot, pane, secondary)
+    wait_for(qtbot, lambda: raw.count_label.text() == "2 filtered events / 7 total events")
+    assert raw.model.rowCount() == 2
+    append_via_composer(qtbot, pane, primary)
+    wait_for(qtbot, lambda: raw.count_label.text() == "3 filtered events / 8 total events")
+    assert [row.type for row in all_rows(qtbot, raw.model)] == [primary] * 3
+
+
+def test_large_stream_stays_virtualized_and_reopens_at_its_tail(
+    qtbot: QtBot, ui: UiHarness
+) -> None:
+    path = fresh_path()
+    window = ui.open(path)
+    ready(qtbot, window)
+    ui.append(path, [event(f"{DEBUG}/bulk", index=i) for i in range(1500)])
+    pane = ready(qtbot, window, 1503)
+    view, model = pane.raw_view.list, pane.raw_view.model
+    wait_for(qtbot, lambda: row_visible(view, 1502) and model.event_at(1502) is not None)
+    assert not row_visible(view, 0)
+    assert model.loaded_row_count() < 1503 // 2  # only windows around what is on screen
+    view.scroll_to_top()
+    wait_for(qtbot, lambda: row_visible(view, 0) and model.event_at(0) is not None)
+    assert not row_visible(view, 1502)
+    view.scroll_to_end()
+    wait_for(qtbot, lambda: row_visible(view, 1502))
+
+    window.close()
+    reopened = ui.open(path)
+    pane = ready(qtbot, reopened, 1503)
+    view = pane.raw_view.list
+    wait_for(
+        qtbot, lambda: row_visible(view, 1502) and pane.raw_view.model.event_at(1502) is not None
+    )
+    assert not row_visible(view, 0)
+
+
+def wheel_up(view: StreamListView) -> None:
+    """A real wheel event on the list (user input)."""
+    center = QPointF(view.viewport().rect().center())
+    wheel = QWheelEvent(
+        center,
+        view.viewport().mapToGlobal(center),
+        QPoint(0, 0),
+        QPoint(0, 360),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), wheel)
+
+
+def test_tail_pin_releases_only_on_user_input(qtbot: QtBot, ui: UiHarness) -> None:
+    path = fresh_path()
+    window = ui.open(path)
+    ready(qtbot, window)
+    ui.append(path, [event(f"{DEBUG}/bulk", i=i) for i in range(100)])
+    pane = ready(qtbot, window, 103)
+    view = pane.raw_view.list
+    wait_for(qtbot, lambda: view.at_end() and row_visible(view, 102))
+    view.verticalScrollBar().setValue(0)  # a programmatic scroll: the pin holds
+    ui.append(path, [event(f"{DEBUG}/followed")])
+    wait_for(qtbot, lambda: pane.raw_view.model.total == 104)
+    wait_for(qtbot, lambda: view.at_end() and row_visible(view, 103))
+    assert view.pin.pinned and not view.bottom_button.isVisible()
+
+    wheel_up(view)
+    wait_for(qtbot, lambda: not view.at_end())
+    assert not view.pin.pinned
+    ui.append(path, [event(f"{DEBUG}/unseen", i=i) for i in range(2)])
+    wait_for(qtbot, lambda: view.bottom_button_label() == "Scroll to bottom, 2 new events")
+    assert not row_visible(view, 105)
+    view.bottom_button.click()
+    wait_for(qtbot, lambda: row_visible(view, 105) and view.pin.pinned)
+
+
+def test_unread_badge_and_expansion_survive_scrolling(qtbot: QtBot, ui: UiHarness) -> None:
+    path = fresh_path()
+    window = ui.open(path)
+    ready(qtbot, window)
+    ui.append(path, [event(f"{DEBUG}/bulk", index=i) for i in range(160)])
+    pane = ready(qtbot, window, 163)
+    view, model = pane.raw_view.list, pane.raw_view.model
+    wait_for(qtbot, lambda: view.at_end())
+    view.top_button.click()
+    wait_for(qtbot, lambda: row_visible(view, 0) and model.event_at(0) is not None)
+    assert view.bottom_button.isVisible()
+    ui.append(path, [event(f"{DEBUG}/unseen")])
+    wait_for(qtbot, lambda: view.bottom_button_label() == "Scroll to bottom, 1 new event")
+    assert row_visible(view, 0) and not row_visible(view, 163)
+
+    model.toggle_expanded(0)  # offset 1
+    wait_for(qtbot, lambda: view.is_row_tall(0) and model.pretty_for_row(0) is not None)
+    pretty = model.pretty_for_row(0)
+    assert pretty is not None and '"offset": 1' in pretty.text
+    view.bottom_button.click()
+    wait_for(qtbot, lambda: row_visible(view, 163) and not view.bottom_button.isVisible())
+    view.scroll_to_top()
+    wait_for(qtbot, lambda: row_visible(view, 0))
+    assert model.is_row_expanded(0) and view.is_row_tall(0)
+    model.toggle_expanded(0)
+    view.scroll_to_end()
+    view.scroll_to_top()
+    wait_for(qtbot, lambda: row_visible(view, 0))
+    assert not model.is_row_expanded(0) and not view.is_row_tall(0)
+
+
+def test_split_view_on_one_stream_shares_the_runtime(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    left = ready(qtbot, window)
+    right = window.split()
+    assert right is not None and right is window.current
+    assert right.runtime is left.runtime
+    assert len(window.panes) == 2
+    append_via_composer(qtbot, right, f"{DEBUG}/split")
+    wait_for(qtbot, lambda: left.raw_view.model.total == right.raw_view.model.total == 4)
+    for pane in (left, right):
+        assert all_rows(qtbot, pane.raw_view.model)[-1].type == f"{DEBUG}/split"
+        assert pane.status.role == "leader"
+    window.close_pane(left)
+    assert window.panes == [right]
+    window.new_window()
+    other = ui.ctx.windows[-1]
+    assert other is not window and other.current is not None
+    assert other.current.runtime is right.runtime
+    wait_for(qtbot, lambda: other.current is not None and other.current.raw_view.model.total == 4)
+
+
+def test_kill_reconnects_and_adds_woken(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window, 3)
+    window.kill_action.trigger()
+    pane = ready(qtbot, window, 5)
+    assert pane.raw_view.model.type_counts[WOKEN] == 2
+
+
+def test_reset_starts_the_stream_again(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window)
+    append_via_composer(qtbot, pane, f"{DEBUG}/before-reset")
+    wait_for(qtbot, lambda: pane.raw_view.model.total == 4)
+    window.reset_action.trigger()
+    wait_for(qtbot, lambda: f"{DEBUG}/before-reset" not in pane.raw_view.model.type_counts)
+    pane = ready(qtbot, window, 3)
+    assert all_rows(qtbot, pane.raw_view.model)[0].type == CREATED
+
+
+def test_reconnect_resubscribes(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    ready(qtbot, window, 3)
+    window.reconnect_action.trigger()
+    ready(qtbot, window, 5)  # subscriber-disconnected + subscriber-connected
+
+
+def test_clear_local_rebuilds_the_mirror(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window)
+    resets: list[int] = []
+    pane.raw_view.model.modelReset.connect(lambda: resets.append(pane.status.clear_version))
+    version = pane.status.clear_version
+    window.clear_action.trigger()
+    wait_for(qtbot, lambda: pane.status.clear_version > version and bool(resets))
+    wait_for(qtbot, lambda: pane.status.connection == "subscribed")
+    wait_for(qtbot, lambda: pane.raw_view.model.total == pane.status.event_count >= 3)
+    assert all_rows(qtbot, pane.raw_view.model)[0].type == CREATED
+
+
+def test_catch_up_progress_shows_in_the_status_bar(qtbot: QtBot, ui: UiHarness) -> None:
+    path = fresh_path()
+    for start in range(0, 6000, 2000):
+        ui.append(path, [event(f"{DEBUG}/history", i=start + i) for i in range(2000)])
+    window = ui.open(path)
+    shown: list[str] = []
+
+    def record() -> None:
+        if window.catchup_label.isVisibleTo(window):
+            shown.append(window.catchup_label.text())
+
+    assert window.current is not None
+    window.current.statusChanged.connect(record)
+    ready(qtbot, window, 6003)
+    assert shown and shown[0].startswith("Catching up")
+    assert shown[-1].endswith("ev/s") and " / 6,00" in shown[-1]
+    assert not window.catchup_label.isVisibleTo(window)
+
+
+def test_feed_grouping(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window)
+    pane.show_view(1)
+    feed = pane.feed_view.model
+
+    def items_of(component: str, event_type: str | None = None) -> list[Any]:
+        return [
+            item
+            for item in feed_items(qtbot, feed)
+            if item.component == component and (event_type is None or item.event_type == event_type)
+        ]
+
+    wait_for(qtbot, lambda: feed.count >= 2)
+    assert len(items_of("stream.created")) == 1
+    assert len(items_of("stream.woken")) == 1
+    feed_a, feed_b = f"{DEBUG}/feed-a", f"{DEBUG}/feed-b"
+    append_via_composer(qtbot, pane, feed_a)
+    wait_for(qtbot, lambda: len(items_of("group", feed_a)) == 1)
+    assert items_of("group", feed_a)[0].event_count == 1
+    append_via_composer(qtbot, pane, feed_b)
+    wait_for(qtbot, lambda: len(items_of("group", feed_b)) == 1)
+    assert items_of("group", feed_a)[0].event_count == 1
+    append_via_composer(qtbot, pane, feed_a)
+    wait_for(qtbot, lambda: len(items_of("group", feed_a)) == 2)
+    append_via_composer(qtbot, pane, feed_a)
+    wait_for(qtbot, lambda: items_of("group", feed_a)[-1].event_count == 2)
+    assert pane.feed_view.count_label.text() == f"{feed.count} feed items"
+
+
+def test_state_view_shows_max_offset_and_namespace(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open("/")
+    pane = ready(qtbot, window, pane_count(window))
+    pane.show_view(2)
+    text = pane.state_view.text
+    wait_for(qtbot, lambda: "maxOffset" in text.toPlainText())
+    assert '"namespace": "default"' in text.toPlainText()
+    assert '"path": "/"' in text.toPlainText()
+
+
+def pane_count(window: MainWindow) -> int:
+    """The root stream's event count is not known up front (other tests add children)."""
+    pane = window.current
+    assert pane is not None
+    return pane.status.event_count or 3
+
+
+def test_invalid_composer_json_sends_nothing(qtbot: QtBot, ui: UiHarness) -> None:
+    pane = ready(qtbot, ui.open(fresh_path()))
+    compose(qtbot, pane, '{"type": "half')
+    assert pane.composer.state == "error"
+    assert pane.composer.status_label.text().startswith("Invalid JSON at line 1")
+    compose(qtbot, pane, '{"type": "events.iterate.com/debug/x", "unknownKey": 1}')
+    wait_for(qtbot, lambda: pane.composer.state == "error")
+    assert pane.composer.status_label.text().startswith("Append failed:")
+    qtbot.wait(300)
+    assert pane.raw_view.model.total == 3 and pane.status.event_count == 3
+
+
+def test_sql_console_reads_refuses_writes_and_cancels(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window)
+    console = window.open_sql_console()
+    assert console is not None
+    qtbot.addWidget(console)
+    console.run_query()
+    wait_for(qtbot, lambda: not console.running)
+    assert console.result_model.columns == ["type", "n"], console.status_label.text()
+    assert len(console.result_model.rows) == 3
+    console.editor.setPlainText("DELETE FROM events")
+    console.run_query()
+    wait_for(qtbot, lambda: not console.running)
+    assert console.status_label.text().startswith("Error:")
+    assert pane.raw_view.model.total == 3
+    console.editor.setPlainText(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n"
+    )
+    console.run_query()
+    qtbot.wait(300)
+    assert console.running
+    console.cancel_button.click()
+    wait_for(qtbot, lambda: not console.running, 10_000)
+    assert "interrupt" in console.status_label.text().lower()
+
+
+def test_save_mirror_as_and_export_jsonl(qtbot: QtBot, ui: UiHarness, tmp_path: Path) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window)
+    append_via_composer(qtbot, pane, f"{DEBUG}/saved")
+    wait_for(qtbot, lambda: pane.raw_view.model.total == 4)
+    copy = tmp_path / "copy.sqlite3"
+    window.save_mirror_as(copy)
+    wait_for(qtbot, copy.exists)
+    counted = subprocess.run(
+        ["sqlite3", str(copy), "SELECT count(*) FROM events"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert counted.stdout.strip() == "4"
+    pane.raw_view.select_type(f"{DEBUG}/saved")
+    wait_for(qtbot, lambda: pane.raw_view.model.rowCount() == 1)
+    exported = tmp_path / "saved.jsonl"
+    window.export_jsonl(exported)
+    wait_for(qtbot, exported.exists)
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["type"] for line in lines] == [f"{DEBUG}/saved"]
+
+
+def test_child_stream_card_opens_the_child_and_the_tree_lists_it(
+    qtbot: QtBot, ui: UiHarness
+) -> None:
+    parent = fresh_path()
+    window = ui.open(parent)
+    pane = ready(qtbot, window)
+    child = f"{parent}/child"
+    ui.append(child, [event(f"{DEBUG}/in-child")])
+    pane.show_view(1)
+    feed, view = pane.feed_view.model, pane.feed_view.list
+    wait_for(
+        qtbot,
+        lambda: any(i.child_path == child for i in feed_items(qtbot, feed)),
+    )
+    row = next(i.local_index for i in feed_items(qtbot, feed) if i.child_path == child)
+    wait_for(qtbot, lambda: row_visible(view, row))
+    rect = view.visualRect(feed.index(row))
+    hit = next(
+        QPoint(x, rect.center().y())
+        for x in range(rect.left(), rect.right(), 4)
+        if pane.feed_view.delegate.child_link_hit(rect, row, QPoint(x, rect.center().y()))
+    )
+    QTest.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, hit
+    )
+    wait_for(qtbot, lambda: window.current is not None and window.current.runtime.path == child)
+    assert window.current is not None and window.current.current_view_index() == 1
+    assert window.path_edit.text() == child
+
+    browser = window.browser
+    browser.refresh()
+    wait_for(qtbot, lambda: "/" in browser.tree_paths())
+    root = browser.streams_root.child(0)
+    assert root is not None
+    root.setExpanded(True)
+    wait_for(qtbot, lambda: "/e2e" in browser.tree_paths())
+
+
+def test_go_normalises_the_path_and_keeps_the_namespace(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    ready(qtbot, window)
+    target = fresh_path().lstrip("/")
+    window.namespace_edit.setText("  ")
+    window.path_edit.setText(f"  {target} ")
+    QTest.keyClick(window.path_edit, Qt.Key.Key_Return)
+    pane = ready(qtbot, window)
+    assert pane.runtime.path == f"/{target}"
+    assert pane.runtime.namespace == "default"
+    assert window.windowTitle() == f"/{target} · embedded — Streamdesk"
+    newest = window.browser.recent_root.child(0)
+    assert newest is not None and newest.text(0) == f"/{target}"
+    window.path_edit.setText("/bad:path")
+    window.go()
+    assert window.current is pane
+    assert '":" is not allowed' in window.statusBar().currentMessage()
+
+
+def test_a_mirror_opens_with_the_server_stopped(qtbot: QtBot, tmp_path: Path) -> None:
+    path = fresh_path()
+    with qt_asyncio():
+        server = EmbeddedServer(tmp_path / "own-server").start_in_thread()
+        harness = UiHarness(qtbot, tmp_path / "data", server.url)
+        try:
+            window = harness.open(path)
+            pane = ready(qtbot, window)
+            append_via_composer(qtbot, pane, f"{DEBUG}/kept")
+            wait_for(qtbot, lambda: pane.raw_view.model.total == 4)
+            window.close()
+            server.stop_thread()
+
+            offline = harness.open(path)
+            browser = offline.browser
+            browser.refresh_mirrors()
+            wait_for(qtbot, lambda: browser.mirror_item(path) is not None)
+            item = browser.mirror_item(path)
+            assert item is not None and item.text(1) == "4"
+            browser.tree.itemActivated.emit(item, 0)
+            wait_for(
+                qtbot,
+                lambda: offline.current is not None and offline.current.runtime.server_url is None,
+            )
+            mirror_pane = offline.current
+            assert mirror_pane is not None
+            wait_for(qtbot, lambda: mirror_pane.raw_view.model.total == 4)
+            assert mirror_pane.offline_badge.isVisible()
+            rows = all_rows(qtbot, mirror_pane.raw_view.model)
+            assert rows[-1].type == f"{DEBUG}/kept"
+            assert not mirror_pane.composer.isEnabled()
+            mirror_pane.show_view(1)
+            wait_for(qtbot, lambda: mirror_pane.feed_view.model.count >= 3)
+            assert visible_rows(mirror_pane.feed_view.list)
+        finally:
+            harness.close()
+            server.stop_thread()
+
+
+@pytest.mark.parametrize("view_index", [0, 1])
+def test_views_follow_appends_at_the_tail(qtbot: QtBot, ui: UiHarness, view_index: int) -> None:
+    path = fresh_path()
+    window = ui.open(path)
+    pane = ready(qtbot, window)
+    pane.show_view(view_index)
+    view = (pane.raw_view.list, pane.feed_view.list)[view_index]
+    for batch in range(3):
+        ui.append(path, [event(f"{DEBUG}/tail-{batch}", i=i) for i in range(40)])
+    wait_for(qtbot, lambda: pane.raw_view.model.total == 123)
+    last = view.model().rowCount() - 1
+    wait_for(qtbot, lambda: row_visible(view, last) and view.at_end())
+    assert not view.bottom_button.isVisible()

@@ -1,0 +1,81 @@
+"""The Event feed view: grouped rows, lifecycle markers and child-stream cards."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ui.feed_model import FeedModel
+from ui.labels import CHILD_STREAM_COMPONENT, counted
+from ui.ports import RuntimeLike, StatusLike
+from ui.row_delegates import FeedRowDelegate
+from ui.stream_list_view import StreamListView
+
+FEED_ROW_HEIGHT = 30
+
+
+class FeedView(QWidget):
+    openStream = Signal(str)
+
+    def __init__(self, runtime: RuntimeLike, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = FeedModel(runtime, self)
+        title = QLabel("Event feed")
+        title.setStyleSheet("font-weight: 600")
+        self.count_label = QLabel(counted(0, "feed item"))
+        self.count_label.setAccessibleName("Feed item count")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 6, 6, 6)
+        bar.addWidget(title)
+        bar.addStretch(1)
+        bar.addWidget(self.count_label)
+
+        self.list = StreamListView(noun="item", row_height=FEED_ROW_HEIGHT)
+        self.list.setAccessibleName("Event feed")
+        self.list.horizontalHeader().hide()
+        self.list.attach(self.model)
+        self.delegate = FeedRowDelegate(self.list, self.model, runtime.path)
+        self.delegate.openChild.connect(self.openStream)
+        self.list.setItemDelegate(self.delegate)
+        self.list.activate = self._activate
+
+        self.empty_label = QLabel()
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty_label, 1)
+        self._status: StatusLike = runtime.status
+        self.model.countChanged.connect(self._count_changed)
+        self.model.modelReset.connect(self._count_changed)
+        self._count_changed()
+
+    def _activate(self, row: int) -> None:
+        """Enter on a child-stream card opens the child; on other rows it toggles the JSON."""
+        item = self.model.item_at(row)
+        if item is not None and item.component == CHILD_STREAM_COMPONENT and item.child_path:
+            self.openStream.emit(item.child_path)
+        else:
+            self.model.toggle_expanded(row)
+
+    def stream_changed(self, status: StatusLike) -> None:
+        self._status = status
+        self.model.stream_changed(status)
+        self._count_changed()
+
+    def _count_changed(self) -> None:
+        count = self.model.count
+        self.count_label.setText(counted(count, "feed item"))
+        self.list.setVisible(count > 0)
+        self.empty_label.setVisible(count == 0)
+        status = self._status
+        if status.connection == "subscribed":
+            text = "No feed items yet."
+        else:
+            text = f"The stream connection is {status.connection}"
+            text += f": {status.last_error}" if status.last_error else "."
+        self.empty_label.setText(text)

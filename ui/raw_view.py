@@ -1,0 +1,147 @@
+"""The Raw events view: type filter with per-type counts above the virtualised event list."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.event_model import RawEventsModel
+from ui.labels import filter_count_text, type_option_label
+from ui.offload import run_blocking, spawn
+from ui.ports import RuntimeLike, StatusLike
+from ui.row_delegates import RawRowDelegate
+from ui.stream_list_view import StreamListView
+
+RAW_ROW_HEIGHT = 24
+
+
+class RawEventsView(QWidget):
+    def __init__(self, runtime: RuntimeLike, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runtime = runtime
+        self.model = RawEventsModel(runtime, self)
+
+        self.type_filter = QComboBox()
+        self.type_filter.setAccessibleName("Event type filter")
+        self.type_filter.setToolTip("Show one event type (Ctrl+Shift+F)")
+        self.type_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.type_filter.setMinimumContentsLength(24)
+        self.type_filter.addItem("All event types", None)
+        self.type_filter.currentIndexChanged.connect(self._filter_chosen)
+        self.count_label = QLabel(filter_count_text(0, None))
+        self.count_label.setAccessibleName("Filter count")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 4, 6, 4)
+        bar.addWidget(QLabel("Event type"))
+        bar.addWidget(self.type_filter)
+        bar.addStretch(1)
+        bar.addWidget(self.count_label)
+
+        self.list = StreamListView(noun="event", row_height=RAW_ROW_HEIGHT)
+        self.list.setAccessibleName("Stream events")
+        self.list.attach(self.model)
+        self.list.setItemDelegate(RawRowDelegate(self.list, self.model))
+        header = self.list.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 110)
+        header.resizeSection(2, 220)
+
+        self.empty_label = QLabel()
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAccessibleName("Empty list")
+
+        copy = QAction("Copy event JSON", self.list)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_current_json)
+        self.list.addAction(copy)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty_label, 1)
+        self.model.countsChanged.connect(self._counts_changed)
+        self.model.modelReset.connect(self._update_empty)
+        self._status: StatusLike = runtime.status
+        self._counts_changed()
+
+    # --- filter ----------------------------------------------------------------------------
+
+    def _filter_chosen(self, index: int) -> None:
+        chosen = self.type_filter.itemData(index)
+        self.model.set_types([chosen] if isinstance(chosen, str) else None)
+
+    def select_type(self, event_type: str | None) -> None:
+        """Filter to one type (None: all); the type must be in the mirror."""
+        index = self.type_filter.findData(event_type) if event_type else 0
+        if index >= 0:
+            self.type_filter.setCurrentIndex(index)
+
+    def _counts_changed(self) -> None:
+        counts = self.model.type_counts
+        combo = self.type_filter
+        current = combo.currentData()
+        wanted = sorted(set(counts) | ({current} if isinstance(current, str) else set()))
+        shown = [combo.itemData(i) for i in range(1, combo.count())]
+        combo.blockSignals(True)
+        if shown != wanted:
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for event_type in wanted:
+                combo.addItem(type_option_label(event_type, counts.get(event_type, 0)), event_type)
+            combo.setCurrentIndex(max(0, combo.findData(current)) if current else 0)
+        else:
+            for i, event_type in enumerate(wanted, start=1):
+                combo.setItemText(i, type_option_label(event_type, counts.get(event_type, 0)))
+        combo.blockSignals(False)
+        self.count_label.setText(filter_count_text(self.model.total, self.model.filtered))
+        self._update_empty()
+
+    def stream_changed(self, status: StatusLike) -> None:
+        self._status = status
+        self.model.stream_changed(status)
+        self._update_empty()
+
+    def _update_empty(self) -> None:
+        empty = self.model.rowCount() == 0
+        self.list.setVisible(not empty)
+        self.empty_label.setVisible(empty)
+        if not empty:
+            return
+        status = self._status
+        if self.model.types:
+            text = "No events of the selected type are stored locally."
+        elif status.connection == "subscribed":
+            text = "The mirror is ready; no events are stored locally yet."
+        else:
+            text = f"The mirror is empty; the stream connection is {status.connection}"
+            text += f": {status.last_error}" if status.last_error else "."
+        self.empty_label.setText(text)
+
+    # --- copy and export -------------------------------------------------------------------
+
+    def copy_current_json(self) -> None:
+        event = self.model.event_at(self.list.currentIndex().row())
+        if event is not None:
+            spawn(self._copy(event.offset), what="copying event JSON", owner=self)
+
+    async def _copy(self, offset: int) -> None:
+        text = await run_blocking(self._runtime.reader.event_json, offset)
+        QGuiApplication.clipboard().setText(json.dumps(json.loads(text), indent=2))
