@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import qasync
 from filelock import FileLock, Timeout
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _EMBEDDED_INFO = "embedded.json"
 _EMBEDDED_LOCK = "embedded.lock"
+_STANDBY_POLL = 0.5
 
 
 class EmbeddedServerHost:
@@ -49,6 +53,7 @@ class EmbeddedServerHost:
         self._settings = settings
         self._lock = FileLock(str(self._dir / _EMBEDDED_LOCK))
         self._server: EmbeddedServer | None = None
+        self._shared_port: int | None = None
 
     def start(self) -> ServerEntry:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -63,9 +68,12 @@ class EmbeddedServerHost:
             raise
         self._server = server
         self._settings.embedded_port = server.port
+        self._publish(server)
+        return ServerEntry(name="Embedded", url=server.url, embedded=True)
+
+    def _publish(self, server: EmbeddedServer) -> None:
         info = self._dir / _EMBEDDED_INFO
         info.write_text(json.dumps({"url": server.url, "pid": os.getpid()}), encoding="utf-8")
-        return ServerEntry(name="Embedded", url=server.url, embedded=True)
 
     def _start_server(self, port: int) -> EmbeddedServer:
         try:
@@ -77,10 +85,41 @@ class EmbeddedServerHost:
             return EmbeddedServer(self._dir, port=0).start_in_thread()
 
     def _shared(self) -> ServerEntry:
-        info = json.loads((self._dir / _EMBEDDED_INFO).read_text(encoding="utf-8"))
+        info_file = self._dir / _EMBEDDED_INFO
+        # The owner takes the lock a moment before it writes where its server listens.
+        for _ in range(50):
+            if info_file.exists():
+                break
+            time.sleep(0.1)
+        info = json.loads(info_file.read_text(encoding="utf-8"))
         url = str(info["url"])
+        self._shared_port = urlsplit(url).port
         log.info("another Streamdesk process runs the embedded server at %s; using it", url)
         return ServerEntry(name="Embedded (shared)", url=url, embedded=True)
+
+    async def stand_by(self) -> None:
+        """While another process owns the embedded server, wait for it to exit and then run the
+        server here on the same port, so the URL (and every mirror file name) stays the same
+        and this process's streams reconnect by themselves."""
+        if self._server is not None or self._shared_port is None:
+            return
+        while True:
+            await asyncio.sleep(_STANDBY_POLL)
+            try:
+                self._lock.acquire(timeout=0)
+            except Timeout:
+                continue
+            try:
+                self._server = await asyncio.to_thread(
+                    EmbeddedServer(self._dir, port=self._shared_port).start_in_thread
+                )
+            except (OSError, DataDirInUse) as error:
+                self._lock.release()
+                log.error("could not take over the embedded server: %s", error)
+                continue
+            self._publish(self._server)
+            log.info("the embedded server's owner exited; serving it here at %s", self._server.url)
+            return
 
     def stop(self) -> None:
         if self._server is not None:
@@ -134,8 +173,9 @@ def run_gui(args: argparse.Namespace) -> int:
             if args.exit_after_show:
                 # Queued behind the first paint of the window, so it measures time to a window.
                 QTimer.singleShot(0, window.close)
-            loop.run_until_complete(closed.wait())
-            loop.run_until_complete(_shutdown(registry))
+            # One run for the whole life of the app: qasync does not run tasks queued while a
+            # run is stopping, so a second run would leave the final unsubscribes waiting.
+            loop.run_until_complete(_run_until_closed(closed, registry, host))
     finally:
         if host is not None:
             host.stop()
@@ -157,6 +197,14 @@ def _close_windows_on_signals(ctx: AppContext) -> None:
     wake.start(250)
 
 
-async def _shutdown(registry: RuntimeRegistry) -> None:
+async def _run_until_closed(
+    closed: asyncio.Event, registry: RuntimeRegistry, host: EmbeddedServerHost | None
+) -> None:
+    standby = asyncio.create_task(host.stand_by()) if host is not None else None
+    await closed.wait()
+    if standby is not None:
+        standby.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await standby
     await drain()
     await registry.aclose()

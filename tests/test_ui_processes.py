@@ -174,3 +174,37 @@ def test_no_arguments_runs_the_embedded_server_and_a_second_app_shares_it(
     finally:
         again.terminate()
         again.wait(30)
+
+
+def test_the_second_app_takes_over_the_embedded_server_when_its_owner_exits(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    data_dir, log = tmp_path / "data", tmp_path / "apps.log"
+    info = data_dir / "server" / "embedded.json"
+    first = start_app(data_dir, log)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        qtbot.waitUntil(lambda: info.exists() or first.poll() is not None, timeout=60_000)
+        url = json.loads(info.read_text())["url"]
+        second = start_app(data_dir, log, "--path", "/second")
+        mirror = mirror_file(data_dir, url, "default", "/second")
+        qtbot.waitUntil(mirror.exists, timeout=60_000)
+        reader = MirrorReader(mirror)
+        qtbot.waitUntil(lambda: reader.event_count() >= 3, timeout=30_000)
+
+        first.terminate()
+        assert first.wait(30) == 0, log.read_text(errors="replace")
+        # The second app now serves the same URL, so its stream carries on: a reconnect adds
+        # subscriber-disconnected + subscriber-connected to its mirror.
+        qtbot.waitUntil(
+            lambda: info.exists() and json.loads(info.read_text())["pid"] == second.pid,
+            timeout=30_000,
+        )
+        assert json.loads(info.read_text())["url"] == url
+        qtbot.waitUntil(lambda: reader.event_count() >= 5, timeout=30_000)
+        assert second.poll() is None
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
