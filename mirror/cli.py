@@ -14,7 +14,10 @@ sets ``run(args) -> int`` (the exit code).
 - ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
   print a table (or JSON lines); statements that would write are refused.
 
-Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no, 2 bad input.
+Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no (a refused token
+included), 2 bad input (an invalid URL, stream path or JSON: nothing is created or sent).
+``tail`` resubscribes with the runtime's reconnect policy (``mirror.backoff`` delays, the
+``RuntimeTiming`` step deadline on each call).
 """
 
 from __future__ import annotations
@@ -34,18 +37,25 @@ from typing import Any, TextIO
 import apsw
 import orjson
 
+from mirror.backoff import ReconnectCause, reconnect_delay
 from mirror.db_reads import MirrorReader
 from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
-from mirror.runtime_status import RuntimeStatus
-from wire.paths import DEFAULT_NAMESPACE, PathError
-from wire.stream_client import StreamClient, StreamError
+from mirror.runtime_status import RuntimeStatus, RuntimeTiming
+from wire.paths import (
+    DEFAULT_NAMESPACE,
+    PathError,
+    ServerUrlError,
+    normalize_path,
+    validate_server_url,
+)
+from wire.stream_client import AuthError, StreamClient, StreamError
 
 TOKEN_ENV = "STREAMDESK_TOKEN"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _BAR_WIDTH = 30
 _PLAIN_PROGRESS_EVERY_S = 1.0
-_RESUBSCRIBE_DELAY_S = 1.0
+_TOKEN_HINT = f"check --token (or {TOKEN_ENV})"
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -111,6 +121,19 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def _namespace(args: argparse.Namespace) -> str:
     return getattr(args, "namespace", None) or DEFAULT_NAMESPACE
+
+
+def _stream_arguments(args: argparse.Namespace) -> str | tuple[str, str]:
+    """``(canonical server URL, normalised path)``, or the message saying which is invalid."""
+    try:
+        return validate_server_url(args.url), normalize_path(args.path)
+    except (ServerUrlError, PathError) as error:
+        return str(error)
+
+
+def _refusal(error: StreamError) -> str:
+    """What the server said; for a refused token, also where the token comes from."""
+    return f"{error.message}; {_TOKEN_HINT}" if isinstance(error, AuthError) else error.message
 
 
 def _quiet_http_logs() -> None:
@@ -204,25 +227,29 @@ class ProgressPrinter:
 
 
 def mirror_command(args: argparse.Namespace) -> int:
+    stream = _stream_arguments(args)
+    if isinstance(stream, str):
+        return _fail(stream, EXIT_USAGE)
     data_dir = Path(getattr(args, "data_dir", None) or default_data_dir()).expanduser()
-    return _run_until_interrupted(lambda stop: _mirror(args, data_dir, stop))
+    return _run_until_interrupted(lambda stop: _mirror(args, stream, data_dir, stop))
 
 
-async def _mirror(args: argparse.Namespace, data_dir: Path, stop: asyncio.Event) -> int:
+async def _mirror(
+    args: argparse.Namespace, stream: tuple[str, str], data_dir: Path, stop: asyncio.Event
+) -> int:
+    url, path = stream
     registry = RuntimeRegistry(data_dir)
-    try:
-        runtime = registry.acquire(args.url, _namespace(args), args.path, token=_token(args))
-    except PathError as error:
-        return _fail(str(error), EXIT_USAGE)
+    runtime = registry.acquire(url, _namespace(args), path, token=_token(args))
     printer = ProgressPrinter(sys.stderr)
-    print(f"mirroring {args.url} {runtime.namespace}:{runtime.path}", file=sys.stderr)
+    print(f"mirroring {url} {runtime.namespace}:{runtime.path}", file=sys.stderr)
     print(f"mirror file: {runtime.mirror_file}", file=sys.stderr)
     refused: list[str] = []
 
     def on_status(status: RuntimeStatus) -> None:
         printer.update(status)
-        if status.last_error and "HTTP 401" in status.last_error:
-            refused.append(status.last_error)
+        if status.connection == "unauthorized":
+            # The runtime stops dialling; a headless run has nobody to fix the token.
+            refused.append(f"{status.last_error}; {_TOKEN_HINT}")
             stop.set()
 
     async def synced() -> None:
@@ -243,7 +270,7 @@ async def _mirror(args: argparse.Namespace, data_dir: Path, stop: asyncio.Event)
         for waiter in done:
             waiter.result()
     except StreamError as error:
-        refused.append(error.message)
+        refused.append(_refusal(error))
     finally:
         runtime.release()
         await registry.aclose()
@@ -258,14 +285,16 @@ async def _mirror(args: argparse.Namespace, data_dir: Path, stop: asyncio.Event)
 
 
 def tail_command(args: argparse.Namespace) -> int:
-    return _run_until_interrupted(lambda stop: _tail(args, stop))
+    stream = _stream_arguments(args)
+    if isinstance(stream, str):
+        return _fail(stream, EXIT_USAGE)
+    return _run_until_interrupted(lambda stop: _tail(args, stream, stop))
 
 
-async def _tail(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    try:
-        client = StreamClient(args.url, args.path, _namespace(args), _token(args))
-    except PathError as error:
-        return _fail(str(error), EXIT_USAGE)
+async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio.Event) -> int:
+    url, path = stream
+    deadline = RuntimeTiming().step_deadline
+    client = StreamClient(url, path, _namespace(args), _token(args))
     last: list[int | None] = [args.after]
     broken = asyncio.Event()
 
@@ -284,19 +313,24 @@ async def _tail(args: argparse.Namespace, stop: asyncio.Event) -> int:
                 broken.set()
                 stop.set()
 
+    async def pause(cause: ReconnectCause) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), reconnect_delay(cause))
+
     try:
         while not stop.is_set():
             try:
-                if last[0] is None:
-                    state = await client.runtime_state()
-                    last[0] = int(state["coreProcessorState"]["maxOffset"])
-                subscription = await client.subscribe(on_batch, replay_after_offset=last[0])
-            except StreamError as error:
-                if "HTTP 401" in error.message:
-                    return _fail(error.message)
-                print(f"streamdesk: {error.message}; retrying", file=sys.stderr)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), _RESUBSCRIBE_DELAY_S)
+                async with asyncio.timeout(deadline):
+                    if last[0] is None:
+                        state = await client.runtime_state()
+                        last[0] = int(state["coreProcessorState"]["maxOffset"])
+                    subscription = await client.subscribe(on_batch, replay_after_offset=last[0])
+            except AuthError as error:
+                return _fail(_refusal(error))
+            except (StreamError, TimeoutError) as error:
+                reason = error.message if isinstance(error, StreamError) else "timed out"
+                print(f"streamdesk: {reason}; retrying", file=sys.stderr)
+                await pause(ReconnectCause.SUBSCRIBE_FAILED)
                 continue
             stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
             closed: asyncio.Future[Any] = subscription.closed
@@ -306,7 +340,7 @@ async def _tail(args: argparse.Namespace, stop: asyncio.Event) -> int:
                 await subscription.unsubscribe()
             else:
                 print("streamdesk: connection closed; resubscribing", file=sys.stderr)
-                await asyncio.sleep(_RESUBSCRIBE_DELAY_S)
+                await pause(ReconnectCause.CLOSED)
     finally:
         await client.aclose()
     if broken.is_set():
@@ -321,6 +355,10 @@ async def _tail(args: argparse.Namespace, stop: asyncio.Event) -> int:
 
 def append_command(args: argparse.Namespace) -> int:
     _quiet_http_logs()
+    stream = _stream_arguments(args)
+    if isinstance(stream, str):
+        return _fail(f"{stream}; nothing was sent", EXIT_USAGE)
+    url, path = stream
     try:
         event = orjson.loads(args.event)
     except orjson.JSONDecodeError as error:
@@ -329,15 +367,13 @@ def append_command(args: argparse.Namespace) -> int:
         return _fail("the event must be a JSON object, nothing was sent", EXIT_USAGE)
 
     async def append() -> Any:
-        async with StreamClient(args.url, args.path, _namespace(args), _token(args)) as client:
+        async with StreamClient(url, path, _namespace(args), _token(args)) as client:
             return await client.append(event)
 
     try:
         committed = asyncio.run(append())
-    except PathError as error:
-        return _fail(str(error), EXIT_USAGE)
     except StreamError as error:
-        return _fail(f"append failed: {error.message}")
+        return _fail(f"append failed: {_refusal(error)}")
     print(orjson.dumps(committed).decode())
     return EXIT_OK
 

@@ -64,10 +64,6 @@ class LiveQuery:
         self._listeners: list[Callable[[LiveQuery], object]] = []
         self._dirty = True
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._listeners)
-
     def subscribe(self, callback: Callable[[LiveQuery], object]) -> Callable[[], None]:
         """Call ``callback(self)`` whenever the result changes; returns the unsubscribe."""
         self._listeners.append(callback)

@@ -10,7 +10,9 @@ Public API:
   through a short-lived read-only connection; None for files that are not readable mirrors.
 - ``list_mirrors(data_dir) -> list[MirrorInfo]``: every mirror under ``<data_dir>/mirrors``.
 - ``save_copy(source, target)``: a consistent copy of a mirror as one standalone SQLite file
-  (the backup API, in one step: a single read snapshot however busy the writer is).
+  (the backup API, in one step: a single read snapshot however busy the writer is); refuses a
+  target that is the mirror itself (or its ``-wal``/``-shm``/``-journal``), and removes its
+  partial copy when it fails.
 - ``install_id(data_dir) -> str``: a random UUID created once per data directory; part of the
   subscription key, so every process of one install shares one server-side subscription.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 import apsw
 
 from mirror.db import MirrorDb
-from mirror.paths import MIRRORS_DIR
+from mirror.paths import MIRROR_FILES_GLOB, MIRRORS_DIR, guess_stream
 from mirror.runtime_status import MirrorInfo
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ SERVER_URL_KEY = "server-url"
 NAMESPACE_KEY = "namespace"
 PATH_KEY = "path"
 INSTALL_ID_FILE = "install-id"
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _UPSERT = (
     "INSERT INTO mirror_meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -68,12 +71,12 @@ def read_info(file: Path) -> MirrorInfo | None:
         return None
     finally:
         conn.close()
-    segment = file.stem.split("-", 2)[-1] if file.stem.count("-") >= 2 else file.stem
+    # A file written before identities were recorded: best guess from its name.
+    namespace, path = guess_stream(file)
     return MirrorInfo(
         server_url=meta.get(SERVER_URL_KEY),
-        namespace=meta.get(NAMESPACE_KEY) or file.parent.name,
-        # A file written before identities were recorded: best guess from its name.
-        path=meta.get(PATH_KEY) or ("/" if segment == "root" else f"/{segment}"),
+        namespace=meta.get(NAMESPACE_KEY) or namespace,
+        path=meta.get(PATH_KEY) or path,
         file=file,
         event_count=int(count),
     )
@@ -84,7 +87,7 @@ def list_mirrors(data_dir: Path) -> list[MirrorInfo]:
     if not root.is_dir():
         return []
     found = []
-    for file in sorted(root.glob("*/*/stream-*.sqlite3")):
+    for file in sorted(root.glob(MIRROR_FILES_GLOB)):
         info = read_info(file)
         if info is not None:
             found.append(info)
@@ -116,23 +119,52 @@ def install_id(data_dir: Path) -> str:
 
 
 def save_copy(source: Path, target: Path) -> None:
-    """Copy the mirror ``source`` to ``target`` consistently, as a standalone SQLite file."""
+    """Copy the mirror ``source`` to ``target`` consistently, as a standalone SQLite file.
+
+    Refuses (``ValueError``) a target that is the mirror itself or one of its SQLite side files;
+    on failure the partial copy is removed and ``target`` is left as it was.
+    """
     if not source.exists():
         raise FileNotFoundError(f"there is no local mirror at {source}")
+    if _is_part_of(target, source):
+        raise ValueError(f"cannot save a copy over the live mirror {source}; choose another file")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial_file = target.with_name(f".{target.name}.partial")
     partial_file.unlink(missing_ok=True)
-    src = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READWRITE)
+    done = False
     try:
-        src.set_busy_timeout(5000)
-        dst = apsw.Connection(str(partial_file))
+        src = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READWRITE)
         try:
-            # One step: a single read snapshot of the source, however busy its writer is.
-            with dst.backup("main", src, "main") as backup:
-                backup.step(-1)
-            dst.execute("PRAGMA journal_mode = DELETE")
+            src.set_busy_timeout(5000)
+            dst = apsw.Connection(str(partial_file))
+            try:
+                # One step: a single read snapshot of the source, however busy its writer is.
+                with dst.backup("main", src, "main") as backup:
+                    backup.step(-1)
+                dst.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dst.close()
         finally:
-            dst.close()
+            src.close()
+        os.replace(partial_file, target)
+        done = True
     finally:
-        src.close()
-    os.replace(partial_file, target)
+        if not done:
+            for leftover in _with_side_files(partial_file):
+                leftover.unlink(missing_ok=True)
+
+
+def _with_side_files(file: Path) -> list[Path]:
+    return [file, *(file.with_name(file.name + suffix) for suffix in _SQLITE_SIDE_FILES)]
+
+
+def _is_part_of(target: Path, mirror: Path) -> bool:
+    """Whether writing ``target`` would touch the mirror file or its SQLite side files."""
+    resolved = target.expanduser().resolve()
+    for file in _with_side_files(mirror.resolve()):
+        if resolved == file:
+            return True
+        with contextlib.suppress(OSError):
+            if resolved.exists() and file.exists() and os.path.samefile(resolved, file):
+                return True
+    return False

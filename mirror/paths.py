@@ -12,6 +12,13 @@ Public API:
   another schema never waits behind (or blocks) this one.
 - ``server_slug(server_url)``, ``namespace_dir_name(namespace)``, ``stream_file_name(path)``:
   the pieces, exposed for listing local mirrors.
+- ``MIRROR_FILES_GLOB``: the pattern, relative to ``<data_dir>/mirrors``, that matches every
+  mirror file; ``guess_stream(file) -> (namespace, path)``: the best guess of a mirror file's
+  stream from its name and directory alone (for files that do not record their identity; the
+  name keeps only the path's last segment, sanitised, so nested paths are guessed wrong).
+- Re-exported from ``wire.paths`` for the UI (which never imports wire): ``normalize_path``,
+  ``PathError``, ``DEFAULT_NAMESPACE``, and ``validate_server_url(text) -> str`` (the canonical
+  ``http(s)`` URL of a server, or ``ServerUrlError``, a ``ValueError``, saying what is wrong).
 
 Stream paths are normalised with ``wire.paths.normalize_path`` (PROTOCOL.md §1), so ``a``,
 ``/a`` and `` /a `` share a file; a path the protocol rejects (one with ``:``) raises
@@ -41,13 +48,24 @@ import platformdirs
 
 from mirror.schema import SCHEMA_VERSION
 
-# The protocol's stream-path rules, re-exported for the UI (which never imports wire).
+# The protocol's stream-path and server-URL rules, re-exported for the UI (which never imports
+# wire).
 from wire.paths import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from wire.paths import PathError as PathError
+from wire.paths import ServerUrlError as ServerUrlError
 from wire.paths import normalize_path as normalize_path
+from wire.paths import validate_server_url as validate_server_url
 
 APP_NAME = "streamdesk"
 MIRRORS_DIR = "mirrors"
+_STREAM_FILE_PREFIX = "stream-"
+_STREAM_FILE_SUFFIX = ".sqlite3"
+_ROOT_SEGMENT = "root"
+# <server-slug>/<namespace-dir>/<stream file>, relative to <data_dir>/mirrors.
+MIRROR_FILES_GLOB = f"*/*/{_STREAM_FILE_PREFIX}*{_STREAM_FILE_SUFFIX}"
+_STREAM_FILE_NAME = re.compile(
+    rf"{re.escape(_STREAM_FILE_PREFIX)}[0-9a-f]{{16}}-(?P<segment>.+){re.escape(_STREAM_FILE_SUFFIX)}"
+)
 
 _SERVER_READABLE_MAX = 40
 _NAMESPACE_MAX = 48
@@ -122,8 +140,17 @@ def stream_file_name(path: str) -> str:
     """``stream-<hash16>-<last segment>.sqlite3``; the root stream's segment is ``root``."""
     normalized = normalize_path(path)
     segments = [segment for segment in normalized.split("/") if segment]
-    segment = _sanitize(segments[-1], _SEGMENT_MAX) if segments else "root"
-    return f"stream-{_digest(normalized, 16)}-{segment or 'x'}.sqlite3"
+    segment = _sanitize(segments[-1], _SEGMENT_MAX) if segments else _ROOT_SEGMENT
+    return f"{_STREAM_FILE_PREFIX}{_digest(normalized, 16)}-{segment or 'x'}{_STREAM_FILE_SUFFIX}"
+
+
+def guess_stream(file: Path) -> tuple[str, str]:
+    """(namespace, path) guessed from a mirror file's name and its namespace directory."""
+    match = _STREAM_FILE_NAME.fullmatch(file.name)
+    segment = match.group("segment") if match else file.stem
+    # A safe namespace (the usual case) is its own directory name.
+    namespace = file.parent.name or DEFAULT_NAMESPACE
+    return namespace, "/" if segment == _ROOT_SEGMENT else f"/{segment}"
 
 
 def mirror_file(data_dir: Path | str, server_url: str, namespace: str, path: str) -> Path:

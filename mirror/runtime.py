@@ -3,8 +3,11 @@
 Public API:
 
 - ``RuntimeRegistry(data_dir, *, loop=None, timing=None)``: one per process; one
-  ``StreamRuntime`` per stream. ``acquire(server_url, namespace, path, *, token=None)``
-  (``server_url`` None: offline, the newest existing mirror of that stream, no network),
+  ``StreamRuntime`` per mirror file. ``acquire(server_url, namespace, path, *, token=None)``
+  (``server_url`` is validated and made canonical with ``mirror.paths.validate_server_url``,
+  raising ``ServerUrlError``, so every spelling of one server shares one runtime; a token
+  given replaces the runtime's; ``server_url`` None: offline, the newest existing mirror of that
+  stream, no network),
   ``open_file(mirror_file)`` (offline, any mirror file), ``list_mirrors()``, ``aclose()``,
   ``install_id`` (the per-install UUID stored in the data directory).
 - Re-exported: ``StreamRuntime``, ``RuntimeStatus``, ``CatchupProgress``, ``MirrorInfo``,
@@ -21,7 +24,7 @@ import asyncio
 from pathlib import Path
 
 from mirror.mirror_files import install_id, list_mirrors, read_info
-from mirror.paths import mirror_file
+from mirror.paths import mirror_file, validate_server_url
 from mirror.reader import EventRow, FeedRow, MirrorReader
 from mirror.runtime_reader import RuntimeReader
 from mirror.runtime_status import (
@@ -89,22 +92,33 @@ class RuntimeRegistry:
         *,
         token: str | None = None,
     ) -> StreamRuntime:
-        """The runtime of one stream (shared); ``retain()`` it to start it."""
+        """The runtime of one stream (shared); ``retain()`` it to start it.
+
+        Raises ``ServerUrlError`` for a server URL that cannot be dialled and ``PathError`` for
+        an invalid stream path. A ``token`` given replaces the shared runtime's token (used from
+        its next call or dial: ``reconnect()`` after an ``unauthorized`` status)."""
         namespace = namespace or DEFAULT_NAMESPACE
         path = normalize_path(path)
         if server_url is None:
-            key: _Key = ("offline", namespace, path)
-        else:
-            server_url = server_url.strip().rstrip("/")
-            key = ("online", server_url, namespace, path)
+            return self._acquire_offline(namespace, path)
+        server_url = validate_server_url(server_url)
+        file = mirror_file(self.data_dir, server_url, namespace, path)
+        # Keyed by file: the one thing two runtimes must never share.
+        key: _Key = ("online", str(file))
+        existing = self._runtimes.get(key)
+        if existing is not None and not existing.is_closed:
+            if token is not None:
+                existing.set_token(token)
+            return existing
+        return self._create(key, server_url, namespace, path, file, token)
+
+    def _acquire_offline(self, namespace: str, path: str) -> StreamRuntime:
+        key: _Key = ("offline", namespace, path)
         existing = self._runtimes.get(key)
         if existing is not None and not existing.is_closed:
             return existing
-        if server_url is None:
-            file = self._offline_file(namespace, path)
-        else:
-            file = mirror_file(self.data_dir, server_url, namespace, path)
-        return self._create(key, server_url, namespace, path, file, token)
+        file = self._offline_file(namespace, path)
+        return self._create(key, None, namespace, path, file, None)
 
     def open_file(self, mirror_file: Path) -> StreamRuntime:
         """An offline runtime over any mirror file (its stream read from the file itself)."""

@@ -25,6 +25,8 @@ CONNECTIONS = (
     "catching-up",
     "subscribed",
     "reconnecting",
+    # The server refused the token (HTTP 401): no more dialling until ``reconnect()``.
+    "unauthorized",
     "closed",
 )
 ROLES = ("idle", "electing", "leader", "follower")

@@ -11,7 +11,8 @@ Everyone else is a *follower*: it reads the same file, sees the leader's commits
 live-query layer (``PRAGMA data_version``), keeps trying for the lock every ~150 ms and takes
 over when the leader closes or dies. A follower's ``connection`` is its own liveness probe of the
 server: ``subscribed`` while the server answers (the leader holds the subscription),
-``reconnecting`` while it does not. An offline runtime (no server) only reads.
+``reconnecting`` while it does not, ``unauthorized`` while it refuses the token. An offline
+runtime (no server) only reads.
 
 The leader's connection. Every dial bumps ``_epoch``; every callback (deliveries, the socket's
 close, subscribe results, probe answers, failed writes) carries the epoch it was made for and
@@ -24,8 +25,10 @@ drops a connection and arms the ONE dial timer: 1 s after a close or a failed co
 or a kill/reset, 250 ms after a failed probe, and ``min(30 s, 250 ms x 2^(n-1))`` after the
 n-th consecutive failed write (``mirror.backoff.IngestBackoff``, reset only by a write that
 applied events). A pending ingest backoff is never cut short: the timer fires no earlier than
-its deadline, whatever asked for the reconnect. One-shot calls (append, runtimeState, kill,
-reset) go over HTTP batch on their own and never touch the timer.
+its deadline, whatever asked for the reconnect. A refused token (``AuthError``, HTTP 401) is
+not retried: ``connection`` becomes ``unauthorized`` and nothing dials until ``reconnect()``
+(after ``set_token``). One-shot calls (append, runtimeState, kill, reset) go over HTTP batch on
+their own and never touch the timer.
 
 Ingest. Deliveries are queued as they arrive and a single writer task applies everything
 queued so far in ONE transaction (``MirrorWriter.ingest``: raw rows, feed rows and both
@@ -67,7 +70,7 @@ from mirror.runtime_status import (
     RuntimeTiming,
     follower_notice,
 )
-from wire.stream_client import StreamClient, Subscription
+from wire.stream_client import AuthError, StreamClient, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -410,11 +413,13 @@ class StreamRuntime:
             await asyncio.sleep(self._timing.election_poll)
 
     async def _follower_probe(self) -> None:
-        client = self._online_client()
         while True:
+            client = self._online_client()  # anew each time: the token may have changed
             try:
                 async with asyncio.timeout(self._timing.probe_deadline):
                     await client.runtime_state()
+            except AuthError as error:
+                self._set(connection="unauthorized", last_error=_describe(error))
             except Exception as error:
                 self._set(connection="reconnecting", last_error=f"server: {_describe(error)}")
             else:
@@ -451,6 +456,16 @@ class StreamRuntime:
         if is_error:
             changes["last_error"] = reason
         self._set(**changes)
+
+    def _unauthorized(self, error: AuthError) -> None:
+        """The server refused our token: stop dialling until ``reconnect()`` (retrying a
+        refused token cannot succeed; the user fixes it first)."""
+        self._drop_connection()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        log.warning("%s: the server refused the token; not dialling again until asked", self)
+        self._set(connection="unauthorized", catchup=None, last_error=_describe(error))
 
     def _drop_connection(self) -> None:
         self._epoch += 1
@@ -584,6 +599,10 @@ class StreamRuntime:
         except CatchupWriteError as error:
             if self._current(epoch):
                 self._ingest_failed(error.__cause__ or error)
+            return
+        except AuthError as error:
+            if self._current(epoch):
+                self._unauthorized(error)
             return
         except Exception as error:
             if self._current(epoch):
@@ -739,12 +758,20 @@ class StreamRuntime:
             raise OfflineError(f"{self.path} is open offline: there is no server to call")
         if self.is_closed:
             raise RuntimeError(f"{self!r} is closed")
-        if self._client is None:
+        if self._http is None:
             self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
+        if self._client is None:
             self._client = StreamClient(
                 self.server_url, self.path, self.namespace, self._token, http_client=self._http
             )
         return self._client
+
+    def set_token(self, token: str | None) -> None:
+        """Use ``token`` from the next call or dial on (a dial in progress keeps the old one);
+        after an ``unauthorized`` status, ``reconnect()`` dials with it."""
+        if token != self._token:
+            self._token = token
+            self._client = None
 
     async def append(self, event: dict[str, Any]) -> dict[str, Any]:
         result = await self._online_client().append(event)
@@ -798,8 +825,9 @@ class StreamRuntime:
 
     async def clear_local(self) -> None:
         """Discard the local mirror and mirror the stream again from its start."""
-        writer = self._writer
-        if self._status.role == "leader" and writer is not None:
+        if self._status.role == "leader":
+            # The dial may not have opened the writer yet; this process holds the lock.
+            writer = await self._open_mirror()
             self._reconnect("local mirror cleared", 0.0, is_error=False)
             await self._guarded(writer.discard())
             self._cleared()

@@ -1,6 +1,6 @@
 """Helpers for the mirror runtime tests: the event-by-event comparison every integration test ends
-with, fast timings, waiting on a runtime's status, a worker process, and a TCP proxy that can
-freeze and cut connections."""
+with, fast timings, a registry that closes itself, a started and synced runtime, waiting on a
+runtime's status, a worker process, and a TCP proxy that can freeze and cut connections."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mirror.runtime import RuntimeStatus, RuntimeTiming, StreamRuntime
+from mirror.runtime import RuntimeRegistry, RuntimeStatus, RuntimeTiming, StreamRuntime
 from mirror.runtime_reader import RuntimeReader
 from mirror.verify import verify_against_server
 from wire.stream_client import StreamClient
@@ -72,6 +72,29 @@ async def wait_synced(runtime: StreamRuntime, client: StreamClient, seconds: flo
         seconds,
     )
     return target
+
+
+@contextlib.asynccontextmanager
+async def open_registry(
+    data_dir: Path, timing: RuntimeTiming = FAST
+) -> AsyncIterator[RuntimeRegistry]:
+    """A registry over ``data_dir``, closed (every runtime with it) on the way out."""
+    registry = RuntimeRegistry(data_dir, timing=timing)
+    try:
+        yield registry
+    finally:
+        await registry.aclose()
+
+
+async def synced_runtime(
+    registry: RuntimeRegistry, server_url: str, client: StreamClient
+) -> StreamRuntime:
+    """The runtime of ``client``'s stream, retained and synced with the server (see
+    ``wait_synced``); the caller releases it (or closes the registry)."""
+    runtime = registry.acquire(server_url, client.namespace, client.path)
+    runtime.retain()
+    await wait_synced(runtime, client)
+    return runtime
 
 
 async def seed(client: StreamClient, count: int, *, batch: int = 1000, size: int = 100) -> int:
@@ -139,7 +162,8 @@ class Worker:
     def last(self, kind: str) -> dict[str, Any] | None:
         for line in reversed(self.lines):
             if line.get("kind") == kind:
-                return line
+                found: dict[str, Any] = line
+                return found
         return None
 
     async def wait_line(

@@ -18,6 +18,7 @@ import pytest
 from mirror_support import REPO_ROOT, assert_mirror_matches_server, seed
 
 from mirror.paths import mirror_file
+from server.run import EmbeddedServer
 from wire.stream_client import StreamClient
 
 PATH = "/cli/test"
@@ -155,6 +156,34 @@ def test_tail_prints_events_as_json_lines(embedded_server_thread: str) -> None:
     assert process.returncode == 0
 
 
+@pytest.mark.parametrize("url", ["localhost:8787", "ftp://127.0.0.1:8787", "http://h/?path=/a"])
+def test_invalid_server_urls_are_bad_input(tmp_path: Path, url: str) -> None:
+    data = tmp_path / "data"
+    for verb, *rest in (
+        ("mirror", "--data-dir", str(data)),
+        ("tail",),
+        ("append", '{"type": "cli/never"}'),
+    ):
+        result = cli(verb, url, PATH, *rest, seconds=30)
+        assert result.returncode == 2, (verb, result.stderr)
+        assert "invalid server URL" in result.stderr and result.stdout == ""
+    assert not data.exists(), "nothing was created for an invalid URL"
+
+
+def test_a_refused_token_fails_at_once_without_printing_the_token(tmp_path: Path) -> None:
+    wrong = "wrong-token-5678"
+    with EmbeddedServer(tmp_path / "server", token="right-token") as server:
+        for verb, *rest in (
+            ("mirror", "--data-dir", str(tmp_path / "data")),
+            ("tail",),
+            ("append", '{"type": "cli/never"}'),
+        ):
+            result = cli(verb, server.url, PATH, *rest, "--token", wrong, seconds=30)
+            assert result.returncode == 1, (verb, result.stderr)
+            assert "token was rejected" in result.stderr and "--token" in result.stderr, verb
+            assert wrong not in result.stderr + result.stdout
+
+
 def test_self_test_exits_zero() -> None:
     result = cli("--self-test", seconds=120)
     assert result.returncode == 0, result.stderr
@@ -165,7 +194,9 @@ def _count(file: Path) -> int:
     conn = apsw.Connection(str(file), flags=apsw.SQLITE_OPEN_READONLY)
     conn.set_busy_timeout(2000)
     try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchall()[0][0])
+        count = conn.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        assert isinstance(count, int)
+        return count
     except (apsw.SQLError, apsw.BusyError):
         return 0  # not created yet, or the writer is setting the file up right now
     finally:

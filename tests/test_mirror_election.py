@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import time
 from pathlib import Path
 
 from mirror_support import FAST, REPO_ROOT, assert_mirror_matches_server, wait_status, wait_synced
@@ -50,7 +49,7 @@ async def test_a_waiting_election_takes_over_without_blocking_the_loop(tmp_path:
         ticks += 1
     assert ticks == 10 and not waiting.done()
     holder.release()
-    assert await asyncio.wait_for(waiting, 2) is True
+    assert await asyncio.wait_for(waiting, 10) is True
     assert waiter.is_leader
     waiter.release()
 
@@ -62,7 +61,7 @@ async def test_releasing_while_waiting_cancels_the_wait(tmp_path: Path) -> None:
     waiting = asyncio.ensure_future(waiter.wait_until_leader())
     await asyncio.sleep(0.05)
     waiter.release()
-    assert await asyncio.wait_for(waiting, 2) is False
+    assert await asyncio.wait_for(waiting, 10) is False
     holder.release()
     await asyncio.sleep(0.1)
     assert not waiter.is_leader
@@ -89,9 +88,8 @@ async def test_the_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
         assert not election.try_acquire()
         waiting = asyncio.ensure_future(election.wait_until_leader())
         holder.kill()
-        started = time.monotonic()
-        assert await asyncio.wait_for(waiting, 5) is True
-        assert time.monotonic() - started < 2
+        # Behaviour, not speed (bench/tail_latency.py measures a takeover): generous bound.
+        assert await asyncio.wait_for(waiting, 10) is True
         election.release()
     finally:
         with contextlib.suppress(ProcessLookupError):

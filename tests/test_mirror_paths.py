@@ -10,11 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mirror.paths import (
+    MIRROR_FILES_GLOB,
+    MIRRORS_DIR,
+    ServerUrlError,
     default_data_dir,
+    guess_stream,
     mirror_file,
     namespace_dir_name,
     server_slug,
     stream_file_name,
+    validate_server_url,
     writer_lock_file,
 )
 from mirror.schema import SCHEMA_VERSION
@@ -68,6 +73,32 @@ def test_equivalent_server_urls_share_a_slug() -> None:
     }
     assert len(slugs) == 1
     assert server_slug("https://example.com") == server_slug("https://example.com:443")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "http://127.0.0.1:8787",
+        "HTTP://127.0.0.1:8787/",
+        "ws://127.0.0.1:8787",
+        " http://127.0.0.1:8787 ",
+    ],
+)
+def test_the_canonical_server_url_names_the_same_file(spelling: str) -> None:
+    # The registry names files from the canonical URL: existing mirrors keep their names.
+    canonical = validate_server_url(spelling)
+    assert mirror_file(DATA, canonical, "default", "/a") == mirror_file(
+        DATA, spelling, "default", "/a"
+    )
+    with pytest.raises(ServerUrlError):
+        validate_server_url("127.0.0.1:8787")
+
+
+def test_mirror_files_glob_and_name_guess_match_the_file_names() -> None:
+    for path, guessed in [("/agents/run-42", "/run-42"), ("/", "/"), ("solo", "/solo")]:
+        file = mirror_file(DATA, "http://127.0.0.1:8787", "default", path)
+        assert file.relative_to(DATA / MIRRORS_DIR).match(MIRROR_FILES_GLOB)
+        assert guess_stream(file) == ("default", guessed)
 
 
 def test_different_servers_get_different_slugs() -> None:

@@ -8,10 +8,12 @@ from hypothesis import strategies as st
 
 from wire.paths import (
     PathError,
+    ServerUrlError,
     normalize_path,
     parse_stream_url,
     resolve_stream_path,
     stream_url,
+    validate_server_url,
 )
 
 
@@ -92,3 +94,41 @@ def test_stream_url_parses_back(segments: list[str], namespace: str) -> None:
 def test_parse_stream_url_defaults() -> None:
     assert parse_stream_url("http://h/api/streams") == ("default", "/")
     assert parse_stream_url("http://h/api/streams?path=&namespace=") == ("default", "/")
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("http://127.0.0.1:8787", "http://127.0.0.1:8787"),
+        (" HTTP://127.0.0.1:8787/ ", "http://127.0.0.1:8787"),
+        ("ws://127.0.0.1:8787", "http://127.0.0.1:8787"),
+        ("WSS://Example.COM:443/base/", "https://example.com/base"),
+        ("https://example.com:8443", "https://example.com:8443"),
+        ("http://[::1]:80", "http://[::1]"),
+    ],
+)
+def test_server_urls_are_made_canonical(raw: str, canonical: str) -> None:
+    assert validate_server_url(raw) == canonical
+    assert validate_server_url(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("localhost:8787", "must start with http://"),
+        ("127.0.0.1:8787", "must start with http://"),
+        ("ftp://example.com", "must start with http://"),
+        ("", "empty"),
+        ("http://", "host is missing"),
+        ("http://:8787", "host is missing"),
+        ("http://example.com:99999", "port is not valid"),
+        ("http://example.com/?path=/a", "query or fragment"),
+        ("http://example.com#top", "query or fragment"),
+        ("http://alice:hunter2@example.com", "credentials"),
+    ],
+)
+def test_invalid_server_urls_say_why(raw: str, says: str) -> None:
+    with pytest.raises(ServerUrlError, match=says) as info:
+        validate_server_url(raw)
+    assert isinstance(info.value, ValueError)
+    assert "hunter2" not in str(info.value)
