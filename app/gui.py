@@ -28,7 +28,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.settings import SETTINGS_FILE, Settings
-from mirror.paths import default_data_dir
+from mirror.paths import default_data_dir, validate_server_url
 from mirror.runtime import RuntimeRegistry
 from server.cli import SERVER_SUBDIR
 from server.registry import DataDirInUse
@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 _EMBEDDED_INFO = "embedded.json"
 _EMBEDDED_LOCK = "embedded.lock"
 _STANDBY_POLL = 0.5
+_INFO_WAIT = 5.0
+
+
+class EmbeddedServerUnavailable(RuntimeError):
+    """Another process holds the embedded server's lock but never said where it listens."""
 
 
 class EmbeddedServerHost:
@@ -72,8 +77,11 @@ class EmbeddedServerHost:
         return ServerEntry(name="Embedded", url=server.url, embedded=True)
 
     def _publish(self, server: EmbeddedServer) -> None:
+        # Written aside and renamed: a second app reading it never sees half a file.
         info = self._dir / _EMBEDDED_INFO
-        info.write_text(json.dumps({"url": server.url, "pid": os.getpid()}), encoding="utf-8")
+        partial = info.with_name(f"{info.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps({"url": server.url, "pid": os.getpid()}), encoding="utf-8")
+        os.replace(partial, info)
 
     def _start_server(self, port: int) -> EmbeddedServer:
         try:
@@ -87,12 +95,18 @@ class EmbeddedServerHost:
     def _shared(self) -> ServerEntry:
         info_file = self._dir / _EMBEDDED_INFO
         # The owner takes the lock a moment before it writes where its server listens.
-        for _ in range(50):
-            if info_file.exists():
+        deadline = time.monotonic() + _INFO_WAIT
+        while True:
+            url, problem = _read_shared_url(info_file)
+            if url is not None:
                 break
+            if time.monotonic() > deadline:
+                raise EmbeddedServerUnavailable(
+                    f"another process holds the embedded server's lock {self._lock.lock_file} "
+                    f"but {problem} after {_INFO_WAIT:.0f} s; close the other Streamdesk on "
+                    "this data directory, or start this one with --server URL or --data-dir DIR"
+                )
             time.sleep(0.1)
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-        url = str(info["url"])
         self._shared_port = urlsplit(url).port
         log.info("another Streamdesk process runs the embedded server at %s; using it", url)
         return ServerEntry(name="Embedded (shared)", url=url, embedded=True)
@@ -129,6 +143,21 @@ class EmbeddedServerHost:
             self._lock.release()
 
 
+def _read_shared_url(info_file: Path) -> tuple[str | None, str]:
+    """The URL another process published, or None and what is wrong with the file."""
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, f"{info_file} does not exist"
+    except (OSError, ValueError) as error:
+        return None, f"{info_file} is unreadable ({error})"
+    url = info.get("url") if isinstance(info, dict) else None
+    try:
+        return validate_server_url(url if isinstance(url, str) else ""), ""
+    except ValueError as error:
+        return None, f"{info_file} holds no usable server URL ({error})"
+
+
 def _initial_path(args: argparse.Namespace) -> tuple[str, str]:
     try:
         path = normalize_path(args.path or "/")
@@ -139,6 +168,13 @@ def _initial_path(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    server_url: str | None = None
+    if args.server:
+        try:
+            server_url = validate_server_url(str(args.server))
+        except ValueError as error:
+            log.error("--server: %s", error)
+            return 2
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir / SETTINGS_FILE)
@@ -150,16 +186,18 @@ def run_gui(args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
 
     host: EmbeddedServerHost | None = None
-    if args.server:
+    if server_url is not None:
         token = args.token or os.environ.get("STREAMDESK_TOKEN") or None
-        url = str(args.server).rstrip("/")
-        default = ServerEntry(name=url.split("://", 1)[-1], url=url, token=token)
+        default = ServerEntry(name=server_url.split("://", 1)[-1], url=server_url, token=token)
     else:
         host = EmbeddedServerHost(data_dir, settings)
         try:
             default = host.start()
         except DataDirInUse as error:
             log.error("%s: start the app with --server URL to use that server", error)
+            return 2
+        except EmbeddedServerUnavailable as error:
+            log.error("%s", error)
             return 2
     registry = RuntimeRegistry(data_dir, loop=loop)
     ctx = AppContext(registry, settings, default_server=default)

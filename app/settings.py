@@ -1,6 +1,6 @@
-"""The desktop app's settings: recent streams, saved server profiles, the embedded server's
-port. One JSON file in the data directory, written atomically, readable only by its owner
-(profiles may hold bearer tokens)."""
+"""The desktop app's settings: recent streams, saved server profiles, unsent composer drafts,
+the embedded server's port. One JSON file in the data directory, written atomically, readable
+only by its owner (profiles may hold bearer tokens)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ui.targets import RecentStream, ServerEntry
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 20
+MAX_DRAFTS = 50
 SETTINGS_FILE = "settings.json"
 
 
@@ -93,6 +94,34 @@ class Settings:
         kept = [p for p in self.server_profiles() if p.name != name]
         self._data["servers"] = [{"name": p.name, "url": p.url, "token": p.token} for p in kept]
         self._save()
+
+    # --- composer drafts -------------------------------------------------------------------
+
+    def _drafts(self) -> list[dict[str, str]]:
+        drafts = self._data.get("drafts", [])
+        return [
+            d
+            for d in (drafts if isinstance(drafts, list) else [])
+            if isinstance(d, dict)
+            and all(isinstance(d.get(k), str) for k in ("namespace", "path", "text"))
+        ]
+
+    def composer_draft(self, namespace: str, path: str) -> str | None:
+        return next(
+            (d["text"] for d in self._drafts() if (d["namespace"], d["path"]) == (namespace, path)),
+            None,
+        )
+
+    def save_composer_draft(self, namespace: str, path: str, text: str | None) -> None:
+        """Keep the stream's unsent text (most recent first, bounded); None forgets it."""
+        drafts = self._drafts()
+        kept = [d for d in drafts if (d["namespace"], d["path"]) != (namespace, path)]
+        if text is not None:
+            kept.insert(0, {"namespace": namespace, "path": path, "text": text})
+        kept = kept[:MAX_DRAFTS]
+        if kept != drafts:
+            self._data["drafts"] = kept
+            self._save()
 
     # --- embedded server -------------------------------------------------------------------
 

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from ui.composer_input import DEFAULT_COMPOSER_TEXT, check_composer_text
-from ui.json_text import TokenKind, prepare_pretty_json, pretty_json_text, tokenize_line
+from ui.composer_input import (
+    DEFAULT_COMPOSER_TEXT,
+    IDEMPOTENCY_KEY_PREFIX,
+    DraftKeys,
+    check_composer_text,
+)
+from ui.file_jobs import is_live_mirror_file
+from ui.json_text import (
+    TokenKind,
+    prepare_pretty_json,
+    pretty_json_text,
+    pretty_json_value,
+    tokenize_line,
+)
 from ui.labels import (
     catchup_text,
     counted,
     filter_count_text,
+    job_text,
     lifecycle_label,
     offset_range_label,
     scroll_to_bottom_label,
@@ -75,6 +90,15 @@ def test_tokenize_unterminated_string_runs_to_end_of_line() -> None:
     assert tokens[-1].start + tokens[-1].length == len('{"type": "half')
 
 
+def test_one_pretty_printer_keeps_non_ascii_and_writes_dates_as_text() -> None:
+    # The copied text is the shown text: both come from here, neither escapes "é" or "✓".
+    assert pretty_json_text('{"name":"café ✓"}') == '{\n  "name": "café ✓"\n}'
+    when = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert pretty_json_value({"at": when, "n": [1]}) == (
+        '{\n  "at": "2026-06-01 12:00:00+00:00",\n  "n": [\n    1\n  ]\n}'
+    )
+
+
 def test_pretty_json_and_line_cap() -> None:
     assert pretty_json_text('{"a":[1,2]}') == '{\n  "a": [\n    1,\n    2\n  ]\n}'
     assert pretty_json_text("not json") == "not json"
@@ -109,6 +133,32 @@ def test_composer_accepts_the_default_event() -> None:
     assert verdict.event["type"] == "events.iterate.com/debug/manual-event"
 
 
+def test_a_draft_keeps_its_idempotency_key_until_it_is_appended() -> None:
+    keys = DraftKeys()
+    event = {"type": "t", "payload": {"n": 1}}
+    first = keys.stamp(event)
+    assert first["idempotencyKey"].startswith(IDEMPOTENCY_KEY_PREFIX)
+    assert "idempotencyKey" not in event  # the user's event is not changed
+    retried = keys.stamp({"payload": {"n": 1}, "type": "t"})  # same draft, other key order
+    assert retried["idempotencyKey"] == first["idempotencyKey"]
+    edited = keys.stamp({"type": "t", "payload": {"n": 2}})
+    assert edited["idempotencyKey"] != first["idempotencyKey"]
+    keys.appended()
+    again = keys.stamp({"type": "t", "payload": {"n": 2}})
+    assert again["idempotencyKey"] not in (first["idempotencyKey"], edited["idempotencyKey"])
+    own = {"type": "t", "idempotencyKey": "mine"}
+    assert keys.stamp(own) == own
+
+
+def test_save_as_refuses_the_live_mirror_and_its_side_files(tmp_path: Path) -> None:
+    mirror = tmp_path / "stream.sqlite3"
+    mirror.write_bytes(b"")
+    assert is_live_mirror_file(mirror, mirror)
+    assert is_live_mirror_file(tmp_path / "stream.sqlite3-wal", mirror)
+    assert is_live_mirror_file(tmp_path / "." / "stream.sqlite3", mirror)
+    assert not is_live_mirror_file(tmp_path / "copy.sqlite3", mirror)
+
+
 def test_labels() -> None:
     assert counted(1, "event") == "1 event"
     assert counted(12345, "event") == "12,345 events"
@@ -129,6 +179,12 @@ def test_labels() -> None:
     assert server_label(None, embedded_url=None) == "offline"
     assert window_title("/a", "default", "embedded") == "/a · embedded — Streamdesk"
     assert window_title("/a", "ns", "h:1") == "ns:/a · h:1 — Streamdesk"
+    assert (
+        job_text("Exporting JSONL", 1234, 5000, "event") == "Exporting JSONL: 1,234 / 5,000 events"
+    )
+    assert job_text("Exporting JSONL", 7, None, "event") == "Exporting JSONL: 7 events"
+    assert job_text("Exporting JSONL", 9, 8, "event") == "Exporting JSONL: 9 / 9 events"
+    assert job_text("Saving mirror as a.db", 0, None, None) == "Saving mirror as a.db…"
 
 
 def test_stream_address() -> None:

@@ -21,6 +21,7 @@ from mirror.processors import MirrorWriter
 from mirror.runtime import RuntimeRegistry
 from ui.event_model import RawEventsModel
 from ui.feed_model import FeedModel, feed_row_text
+from ui.file_jobs import JobCancelled, JobProgress, partial_path, write_jsonl
 from ui.ports import RuntimeLike
 
 A, B, C = (f"events.iterate.com/debug/{name}" for name in "abc")
@@ -146,3 +147,40 @@ def test_feed_model_shows_a_growing_group_in_place(
 def pretty_text(model: FeedModel, row: int) -> str:
     pretty = model.pretty_for_row(row)
     return "" if pretty is None else pretty.text
+
+
+class CancelAfter(JobProgress):
+    """A user who presses Cancel once `n` events are written."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self._n = n
+
+    def advance(self) -> None:
+        super().advance()
+        if self.done == self._n:
+            self.cancel()
+
+
+def test_export_writes_every_event_or_leaves_nothing(
+    tmp_path: Path, mirror: Mirror, runtime: RuntimeLike
+) -> None:
+    mirror.add(*[(A, B)[i % 2] for i in range(1500)])
+    target = tmp_path / "all.jsonl"
+    progress = JobProgress()
+    assert write_jsonl(runtime.reader, None, target, progress) == 1502
+    assert progress.total == progress.done == 1502
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["offset"] for line in lines] == list(range(1, 1503))
+    only_b = tmp_path / "b.jsonl"
+    assert write_jsonl(runtime.reader, [B], only_b, JobProgress()) == 750
+    assert {json.loads(line)["type"] for line in only_b.read_text().splitlines()} == {B}
+
+    cancelled = tmp_path / "cancelled.jsonl"
+    with pytest.raises(JobCancelled):
+        write_jsonl(runtime.reader, None, cancelled, CancelAfter(1100))  # past the first page
+    assert not cancelled.exists() and not partial_path(cancelled).exists()
+    with pytest.raises(JobCancelled):
+        write_jsonl(runtime.reader, None, target, CancelAfter(10))
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 1502  # left as it was
+    assert not partial_path(target).exists()

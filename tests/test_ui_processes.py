@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from pytestqt.qtbot import QtBot
 from ui_support import UiHarness, event, fresh_path, ui_harness, wait_for
 
@@ -145,6 +146,7 @@ def test_no_arguments_runs_the_embedded_server_and_a_second_app_shares_it(
     try:
         qtbot.waitUntil(lambda: info.exists() or first.poll() is not None, timeout=60_000)
         assert first.poll() is None, log.read_text(errors="replace")
+        assert list(info.parent.glob("*.partial")) == []  # written aside, renamed into place
         url = json.loads(info.read_text())["url"]
         port = json.loads((data_dir / "settings.json").read_text())["embedded_port"]
         assert url == f"http://127.0.0.1:{port}"
@@ -208,3 +210,33 @@ def test_the_second_app_takes_over_the_embedded_server_when_its_owner_exits(
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(30)
+
+
+def test_a_bad_server_url_exits_2_and_says_why(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", APP, "--data-dir", str(tmp_path), "--server", "junk"],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert '--server: invalid server URL "junk": it must start with http://' in done.stderr
+
+
+def test_an_unreadable_embedded_server_file_exits_2_and_says_why(tmp_path: Path) -> None:
+    """Another process holds the embedded server's lock but its embedded.json is garbage."""
+    server_dir = tmp_path / "data" / "server"
+    server_dir.mkdir(parents=True)
+    (server_dir / "embedded.json").write_text("{half", encoding="utf-8")
+    with FileLock(str(server_dir / "embedded.lock")):
+        done = subprocess.run(
+            [sys.executable, "-c", APP, "--data-dir", str(tmp_path / "data")],
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "embedded.json is unreadable" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from app.settings import MAX_RECENT, Settings
+from app.settings import MAX_DRAFTS, MAX_RECENT, Settings
 from ui.targets import RecentStream, ServerEntry
 
 
@@ -47,3 +47,21 @@ def test_embedded_port_and_unreadable_files(tmp_path: Path) -> None:
     assert broken.embedded_port is None and broken.recent_streams() == []
     broken.add_recent(RecentStream("http://h:1", "ns", "/a"))
     assert Settings(path).recent_streams() == [RecentStream("http://h:1", "ns", "/a")]
+
+
+def test_composer_drafts_are_kept_per_stream_and_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    settings = Settings(path)
+    settings.save_composer_draft("default", "/a", '{"type": "a"}')
+    settings.save_composer_draft("ns", "/a", '{"type": "ns-a"}')
+    reloaded = Settings(path)
+    assert reloaded.composer_draft("default", "/a") == '{"type": "a"}'
+    assert reloaded.composer_draft("ns", "/a") == '{"type": "ns-a"}'
+    assert reloaded.composer_draft("default", "/b") is None
+    reloaded.save_composer_draft("default", "/a", None)
+    assert Settings(path).composer_draft("default", "/a") is None
+    for i in range(MAX_DRAFTS + 3):
+        settings.save_composer_draft("default", f"/s{i}", f"text {i}")
+    bounded = Settings(path)
+    assert bounded.composer_draft("default", f"/s{MAX_DRAFTS + 2}") == f"text {MAX_DRAFTS + 2}"
+    assert bounded.composer_draft("default", "/s0") is None  # the oldest drafts go first

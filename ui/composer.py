@@ -1,7 +1,9 @@
 """The composer: a JSON editor that appends one event (Ctrl+Enter).
 
 Invalid input never leaves the editor: the text is checked first and the reason shown inline;
-a server rejection is shown the same way.
+a server rejection is shown the same way. An event without an `idempotencyKey` gets one per
+draft, so retrying an append whose answer was lost (a timeout after the server committed it)
+returns the stored event instead of appending it twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.composer_input import DEFAULT_COMPOSER_TEXT, check_composer_text
+from ui.composer_input import DEFAULT_COMPOSER_TEXT, DraftKeys, check_composer_text
 from ui.json_paint import JsonHighlighter, monospace_font
 from ui.offload import spawn
 from ui.ports import RuntimeLike
@@ -34,6 +36,8 @@ class Composer(QWidget):
         super().__init__(parent)
         self._runtime = runtime
         self.state = "idle"  # idle | appending | appended | error
+        self._keys = DraftKeys()
+        self._appended_text: str | None = None
         self.editor = QPlainTextEdit()
         self.editor.setFont(monospace_font())
         self.editor.setAccessibleName("Event JSON")
@@ -90,7 +94,8 @@ class Composer(QWidget):
             self._show("error", verdict.error or "Invalid event.", _ERROR_STYLE)
             return
         self._show("appending", "Appending…", "")
-        spawn(self._append(verdict.event), what="appending an event", owner=self)
+        event = self._keys.stamp(verdict.event)
+        spawn(self._append(event), what="appending an event", owner=self)
 
     async def _append(self, event: dict[str, object]) -> None:
         try:
@@ -99,9 +104,21 @@ class Composer(QWidget):
             self._show("error", f"Append failed: {error}", _ERROR_STYLE)
             self.append_button.setText("Retry append")
             return
+        self._keys.appended()
+        self._appended_text = self.editor.toPlainText()
         self.append_button.setText("Append event")
         self._show("appended", f"Appended at offset {committed.get('offset')}.", _OK_STYLE)
         self.appended.emit(committed)
+
+    def unsent_text(self) -> str | None:
+        """The editor's text when it holds something not yet appended (kept across windows)."""
+        text = self.editor.toPlainText()
+        if not text.strip() or text in (DEFAULT_COMPOSER_TEXT, self._appended_text):
+            return None
+        return text
+
+    def restore_draft(self, text: str) -> None:
+        self.editor.setPlainText(text)
 
     def _edited(self) -> None:
         if self.state in ("appended", "error"):

@@ -1,8 +1,9 @@
-"""Checking the composer's text before anything is sent (pure)."""
+"""Checking the composer's text before anything is sent, and its idempotency keys (pure)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,3 +39,35 @@ def check_composer_text(text: str) -> ComposerVerdict:
     if not isinstance(event_type, str) or not event_type.strip():
         return ComposerVerdict(None, 'An event needs a non-empty string "type".')
     return ComposerVerdict(value, None)
+
+
+IDEMPOTENCY_KEY_PREFIX = "streamdesk:"
+
+
+class DraftKeys:
+    """The idempotency key of the draft being appended.
+
+    A draft keeps its key until an append of it succeeds, so a retry after a lost answer
+    cannot append it twice. An edited draft is another event and gets a new key: reusing the
+    old one would return the first version if that one had been stored after all. Events that
+    carry their own `idempotencyKey` are sent as they are.
+    """
+
+    def __init__(self) -> None:
+        self._draft: str | None = None
+        self._key: str | None = None
+
+    def stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event to send: with this draft's key when it has none of its own."""
+        if "idempotencyKey" in event:
+            return event
+        draft = json.dumps(event, sort_keys=True)
+        if draft != self._draft or self._key is None:
+            self._draft = draft
+            self._key = f"{IDEMPOTENCY_KEY_PREFIX}{uuid.uuid4()}"
+        return {**event, "idempotencyKey": self._key}
+
+    def appended(self) -> None:
+        """The last stamped draft is stored: the next append is a new event."""
+        self._draft = None
+        self._key = None

@@ -21,11 +21,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
+from mirror.runtime import EventRow, RuntimeStatus
 from ui.json_paint import monospace_font
 from ui.json_text import PrettyJson
-from ui.offload import run_blocking, spawn
-from ui.ports import EventRowLike, ReaderLike, RuntimeLike, StatusLike
-from ui.windowed_rows import ExpandedRows, WindowedRows
+from ui.offload import run_blocking
+from ui.ports import ReaderLike, RuntimeLike
+from ui.windowed_rows import CountRefresher, ExpandedRows, WindowedRows
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +58,16 @@ class RawEventsModel(QAbstractTableModel):
         self.total = 0
         self.filtered: int | None = None
         self.type_counts: dict[str, int] = {}
-        self._clear_version = runtime.status.clear_version
-        self._rows: WindowedRows[EventRowLike] = WindowedRows(
-            self._load_page, self._loaded, owner=self
-        )
+        self._rows: WindowedRows[EventRow] = WindowedRows(self._load_page, self._loaded, owner=self)
         self.expanded = ExpandedRows(runtime.reader.event_json, self._json_ready, owner=self)
         self._row_of_offset: dict[int, int] = {}
-        self._refreshing = False
-        self._refresh_again = False
+        self._counts = CountRefresher(
+            self._count_once,
+            self._cleared,
+            clear_version=runtime.status.clear_version,
+            owner=self,
+            what="counting raw events",
+        )
         self._font = monospace_font()
         self.refresh()
 
@@ -87,45 +90,34 @@ class RawEventsModel(QAbstractTableModel):
         self.endResetModel()
         self.refresh()
 
-    def stream_changed(self, status: StatusLike) -> None:
+    def stream_changed(self, status: RuntimeStatus) -> None:
         """The runtime reported new rows or a discarded mirror: re-query the counts."""
-        if status.clear_version != self._clear_version:
-            self._clear_version = status.clear_version
-            self.beginResetModel()
-            self._rows.windows.clear()
-            self._row_of_offset.clear()
-            self.expanded.forget_json()
-            self._count = 0
-            self.endResetModel()
-        self.refresh()
+        self._counts.stream_changed(status.clear_version)
 
     def refresh(self) -> None:
-        if self._refreshing:
-            self._refresh_again = True
-            return
-        self._refreshing = True
-        spawn(self._refresh(), what="counting raw events", owner=self)
+        self._counts.refresh()
 
-    async def _refresh(self) -> None:
+    def _cleared(self) -> None:
+        self.beginResetModel()
+        self._rows.windows.clear()
+        self._row_of_offset.clear()
+        self.expanded.forget_json()
+        self._count = 0
+        self.endResetModel()
+
+    async def _count_once(self) -> None:
+        types = self._types
         try:
-            while True:
-                self._refresh_again = False
-                types = self._types
-                try:
-                    total, type_counts, filtered = await run_blocking(
-                        _count_events, self._runtime.reader, types
-                    )
-                except Exception as error:  # an empty or cleared mirror has no tables yet
-                    log.debug("counting events failed: %s", error)
-                    total, type_counts, filtered = 0, {}, (0 if types else None)
-                if types == self._types:
-                    self.total, self.type_counts, self.filtered = total, type_counts, filtered
-                    self._apply_count(filtered if filtered is not None else total)
-                    self.countsChanged.emit()
-                if not self._refresh_again:
-                    return
-        finally:
-            self._refreshing = False
+            total, type_counts, filtered = await run_blocking(
+                _count_events, self._runtime.reader, types
+            )
+        except Exception as error:  # an empty or cleared mirror has no tables yet
+            log.debug("counting events failed: %s", error)
+            total, type_counts, filtered = 0, {}, (0 if types else None)
+        if types == self._types:
+            self.total, self.type_counts, self.filtered = total, type_counts, filtered
+            self._apply_count(filtered if filtered is not None else total)
+            self.countsChanged.emit()
 
     def _apply_count(self, count: int) -> None:
         if count > self._count:
@@ -143,7 +135,7 @@ class RawEventsModel(QAbstractTableModel):
 
     # --- rows ------------------------------------------------------------------------------
 
-    def _load_page(self, start: int, limit: int) -> list[EventRowLike]:
+    def _load_page(self, start: int, limit: int) -> list[EventRow]:
         return list(self._runtime.reader.events_range(start, limit, self._types))
 
     def _loaded(self, rows: range) -> None:
@@ -154,7 +146,7 @@ class RawEventsModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(rows.start, 0), self.index(rows.stop - 1, 2))
         self.rowsLoaded.emit(rows.start, rows.stop - 1)
 
-    def event_at(self, row: int) -> EventRowLike | None:
+    def event_at(self, row: int) -> EventRow | None:
         """The row if loaded (asks for its page otherwise)."""
         if not 0 <= row < self._count:
             return None

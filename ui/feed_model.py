@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
+from mirror.runtime import FeedRow, RuntimeStatus
 from ui.event_model import ROW_ROLE, AnyIndex
 from ui.json_text import PrettyJson
 from ui.labels import (
@@ -23,21 +24,21 @@ from ui.labels import (
     lifecycle_label,
     offset_range_label,
 )
-from ui.offload import run_blocking, spawn
-from ui.ports import FeedRowLike, RuntimeLike, StatusLike
-from ui.windowed_rows import ExpandedRows, WindowedRows
+from ui.offload import run_blocking
+from ui.ports import RuntimeLike
+from ui.windowed_rows import CountRefresher, ExpandedRows, WindowedRows
 
 log = logging.getLogger(__name__)
 
 LIFECYCLE_COMPONENTS = (CREATED_COMPONENT, WOKEN_COMPONENT)
 
 
-def feed_row_type(item: FeedRowLike) -> str:
+def feed_row_type(item: FeedRow) -> str:
     """The event type a row shows: its own, else the one its component stands for."""
     return item.event_type or component_event_type(item.component)
 
 
-def feed_row_text(item: FeedRowLike) -> str:
+def feed_row_text(item: FeedRow) -> str:
     """One-line summary of a feed row (also its accessible text)."""
     if item.component in LIFECYCLE_COMPONENTS:
         return lifecycle_label(item.component, item.first_offset)
@@ -56,50 +57,41 @@ class FeedModel(QAbstractListModel):
         super().__init__(parent)
         self._runtime = runtime
         self._count = 0
-        self._clear_version = runtime.status.clear_version
-        self._rows: WindowedRows[FeedRowLike] = WindowedRows(
-            self._load_page, self._loaded, owner=self
-        )
+        self._rows: WindowedRows[FeedRow] = WindowedRows(self._load_page, self._loaded, owner=self)
         self.expanded = ExpandedRows(runtime.reader.feed_item_json, self._json_ready, owner=self)
-        self._refreshing = False
-        self._refresh_again = False
+        self._counts = CountRefresher(
+            self._count_once,
+            self._cleared,
+            clear_version=runtime.status.clear_version,
+            owner=self,
+            what="counting feed items",
+        )
         self.refresh()
 
     @property
     def count(self) -> int:
         return self._count
 
-    def stream_changed(self, status: StatusLike) -> None:
-        if status.clear_version != self._clear_version:
-            self._clear_version = status.clear_version
-            self.beginResetModel()
-            self._rows.windows.clear()
-            self.expanded.forget_json()
-            self._count = 0
-            self.endResetModel()
-        self.refresh()
+    def stream_changed(self, status: RuntimeStatus) -> None:
+        self._counts.stream_changed(status.clear_version)
 
     def refresh(self) -> None:
-        if self._refreshing:
-            self._refresh_again = True
-            return
-        self._refreshing = True
-        spawn(self._refresh(), what="counting feed items", owner=self)
+        self._counts.refresh()
 
-    async def _refresh(self) -> None:
+    def _cleared(self) -> None:
+        self.beginResetModel()
+        self._rows.windows.clear()
+        self.expanded.forget_json()
+        self._count = 0
+        self.endResetModel()
+
+    async def _count_once(self) -> None:
         try:
-            while True:
-                self._refresh_again = False
-                try:
-                    count = await run_blocking(self._runtime.reader.feed_count)
-                except Exception as error:  # an empty or cleared mirror has no tables yet
-                    log.debug("counting feed items failed: %s", error)
-                    count = 0
-                self._apply_count(count)
-                if not self._refresh_again:
-                    return
-        finally:
-            self._refreshing = False
+            count = await run_blocking(self._runtime.reader.feed_count)
+        except Exception as error:  # an empty or cleared mirror has no tables yet
+            log.debug("counting feed items failed: %s", error)
+            count = 0
+        self._apply_count(count)
 
     def _apply_count(self, count: int) -> None:
         before = self._count
@@ -120,14 +112,14 @@ class FeedModel(QAbstractListModel):
             self.dataChanged.emit(self.index(before - 1), self.index(before - 1))
         self.countChanged.emit()
 
-    def _load_page(self, start: int, limit: int) -> list[FeedRowLike]:
+    def _load_page(self, start: int, limit: int) -> list[FeedRow]:
         return list(self._runtime.reader.feed_range(start, limit))
 
     def _loaded(self, rows: range) -> None:
         self.dataChanged.emit(self.index(rows.start), self.index(rows.stop - 1))
         self.rowsLoaded.emit(rows.start, rows.stop - 1)
 
-    def item_at(self, row: int) -> FeedRowLike | None:
+    def item_at(self, row: int) -> FeedRow | None:
         if not 0 <= row < self._count:
             return None
         return self._rows.row(row)

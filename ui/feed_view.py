@@ -5,9 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from mirror.runtime import RuntimeStatus
 from ui.feed_model import FeedModel
 from ui.labels import CHILD_STREAM_COMPONENT, counted
-from ui.ports import RuntimeLike, StatusLike
+from ui.ports import RuntimeLike
 from ui.row_delegates import FeedRowDelegate
 from ui.stream_list_view import StreamListView
 
@@ -49,7 +50,7 @@ class FeedView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label, 1)
-        self._status: StatusLike = runtime.status
+        self._status: RuntimeStatus = runtime.status
         self.model.countChanged.connect(self._count_changed)
         self.model.modelReset.connect(self._count_changed)
         self._count_changed()
@@ -62,7 +63,7 @@ class FeedView(QWidget):
         else:
             self.model.toggle_expanded(row)
 
-    def stream_changed(self, status: StatusLike) -> None:
+    def stream_changed(self, status: RuntimeStatus) -> None:
         self._status = status
         self.model.stream_changed(status)
         self._count_changed()

@@ -61,13 +61,19 @@ def tokenize_line(line: str) -> list[Token]:
     return tokens
 
 
+def pretty_json_value(value: object) -> str:
+    """A decoded value as JSON indented by two spaces, non-ASCII kept as is (what is shown is
+    what is copied); values JSON has no form for (dates, bytes) are written as strings."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
 def pretty_json_text(text: str) -> str:
     """Indent JSON text by two spaces; text that is not JSON comes back unchanged."""
     try:
         value = json.loads(text)
     except ValueError:
         return text
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return pretty_json_value(value)
 
 
 def prepare_pretty_json(text: str, *, max_lines: int = 2000) -> PrettyJson:

@@ -74,3 +74,12 @@ def window_title(path: str | None, namespace: str, server: str) -> str:
         return "Streamdesk"
     where = path if namespace == "default" else f"{namespace}:{path}"
     return f"{where} · {server} — Streamdesk"
+
+
+def job_text(title: str, done: int, total: int | None, noun: str | None) -> str:
+    """'Exporting JSONL: 1,234 / 5,000 events', or 'Saving a copy…' with nothing to count."""
+    if noun is None:
+        return f"{title}…"
+    if total is None:
+        return f"{title}: {counted(done, noun)}"
+    return f"{title}: {done:,} / {counted(max(total, done), noun)}"

@@ -13,10 +13,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
-    QFormLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -28,9 +26,19 @@ from PySide6.QtWidgets import (
 )
 
 from ui.app_context import AppContext
+from ui.file_jobs import (
+    JobCancelled,
+    JobProgress,
+    finish_partial,
+    is_live_mirror_file,
+    partial_path,
+    write_jsonl,
+)
+from ui.job_bar import JobBar
 from ui.labels import catchup_text, counted, server_label, window_title
 from ui.offload import run_blocking, spawn
-from ui.ports import ReaderLike, RuntimeLike
+from ui.ports import RuntimeLike
+from ui.server_dialog import AddServerDialog
 from ui.sql_console import SqlConsole
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.stream_browser import OPEN_SPLIT, OPEN_WINDOW, StreamBrowser
@@ -185,6 +193,10 @@ class MainWindow(QMainWindow):
             toolbar=True,
             tip="Export the shown (filtered) events as JSON lines",
         )
+        self.cancel_job_action = a(
+            "file", "Cancel export or save", self.cancel_job, "Esc", tip="Stop writing the file"
+        )
+        self.cancel_job_action.setEnabled(False)
         self._menus["file"].addSeparator()
         a("file", "Close window", self.close, "Ctrl+W")
         a("file", "Quit", self._quit, QKeySequence.StandardKey.Quit)
@@ -212,7 +224,7 @@ class MainWindow(QMainWindow):
         )
         self.clear_action = a(
             "stream",
-            "Clear local mirror",
+            "Clear local mirror…",
             self.clear_local,
             "Ctrl+Shift+Backspace",
             toolbar=True,
@@ -269,6 +281,8 @@ class MainWindow(QMainWindow):
         status.addWidget(self.error_label, 1)
         status.addPermanentWidget(self.catchup_label)
         status.addPermanentWidget(self.catchup_bar)
+        self.job_bar = JobBar()
+        status.addPermanentWidget(self.job_bar)
 
     # --- panes -----------------------------------------------------------------------------
 
@@ -281,6 +295,10 @@ class MainWindow(QMainWindow):
         pane.statusChanged.connect(self._pane_status)
         pane.openStream.connect(lambda path, p=pane: self._open_child(p, path))
         pane.closeRequested.connect(self.close_pane)
+        if runtime.server_url is not None:
+            draft = self.ctx.settings.composer_draft(runtime.namespace, runtime.path)
+            if draft is not None:
+                pane.composer.restore_draft(draft)
         old = self.current
         if split or old is None:
             index = self.splitter.indexOf(old) + 1 if old is not None else 0
@@ -291,11 +309,21 @@ class MainWindow(QMainWindow):
             pane.show_view(old.current_view_index())
             self.splitter.replaceWidget(index, pane)
             self.panes[index] = pane
-            old.close_stream()
+            self._release_pane(old)
             old.deleteLater()
         self._update_closable()
         self._make_current(pane)
         return pane
+
+    def _release_pane(self, pane: StreamPane) -> None:
+        """Keep the pane's unsent composer text for the next time its stream opens, and let
+        go of the stream."""
+        runtime = pane.runtime
+        if runtime.server_url is not None:
+            self.ctx.settings.save_composer_draft(
+                runtime.namespace, runtime.path, pane.composer.unsent_text()
+            )
+        pane.close_stream()
 
     def _server_name(self, target: StreamTarget) -> str:
         if target.server is None:
@@ -367,7 +395,7 @@ class MainWindow(QMainWindow):
             return
         index = self.panes.index(pane)
         self.panes.remove(pane)
-        pane.close_stream()
+        self._release_pane(pane)
         pane.setParent(None)
         pane.deleteLater()
         self._update_closable()
@@ -508,26 +536,58 @@ class MainWindow(QMainWindow):
         self._run_action("Reset", lambda runtime: runtime.reset())
 
     def clear_local(self) -> None:
+        if self.current is None:
+            return
+        if self.confirm_destructive:
+            answer = QMessageBox.question(
+                self,
+                "Clear local mirror",
+                f"Discard the local copy of {self.current.runtime.path}? It is rebuilt from the "
+                "server, event by event. To keep the events as they are now, use "
+                "File › Save mirror as… first.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         self._run_action("Clear local mirror", lambda runtime: runtime.clear_local())
 
     def save_mirror_as(self, target: Path | None = None) -> None:
-        if self.current is None:
+        if self.current is None or self._job_busy():
             return
+        runtime = self.current.runtime
         if target is None:
             chosen, _ = QFileDialog.getSaveFileName(
                 self,
                 "Save mirror as",
-                str(Path.home() / self.current.runtime.mirror_file.name),
+                str(Path.home() / runtime.mirror_file.name),
                 "SQLite databases (*.sqlite3 *.sqlite *.db)",
             )
             if not chosen:
                 return
             target = Path(chosen)
         destination = target
-        self._run_action(f"Save mirror as {destination.name}", lambda r: r.save_copy(destination))
+        if is_live_mirror_file(destination, runtime.mirror_file):
+            self.statusBar().showMessage(
+                "Cannot save a copy over the live mirror; choose another file", 10000
+            )
+            return
+        progress = JobProgress()
+
+        async def save() -> str:
+            # The copy is one SQLite backup step: it cannot stop half way, so a cancel takes
+            # effect when it ends and the copy is deleted instead of renamed into place.
+            partial = partial_path(destination)
+            try:
+                await runtime.save_copy(partial)
+                finish_partial(partial, destination, progress)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            return f"Saved the mirror as {destination}"
+
+        self._run_job(f"Saving mirror as {destination.name}", progress, None, save())
 
     def export_jsonl(self, target: Path | None = None) -> None:
-        if self.current is None:
+        if self.current is None or self._job_busy():
             return
         pane = self.current
         if target is None:
@@ -540,14 +600,49 @@ class MainWindow(QMainWindow):
         destination = target
         types = pane.raw_view.model.types
         reader = pane.runtime.reader
+        progress = JobProgress()
 
-        async def export(_runtime: RuntimeLike) -> None:
-            written = await run_blocking(_write_jsonl, reader, types, destination, long=True)
-            self.statusBar().showMessage(
-                f"Exported {counted(written, 'event')} to {destination}", 8000
+        async def export() -> str:
+            written = await run_blocking(
+                write_jsonl, reader, types, destination, progress, long=True
             )
+            return f"Exported {counted(written, 'event')} to {destination}"
 
-        self._run_action("Export JSONL", export)
+        self._run_job("Exporting JSONL", progress, "event", export())
+
+    def _job_busy(self) -> bool:
+        if self.job_bar.running:
+            self.statusBar().showMessage("Another export or save is running (Esc cancels it)", 5000)
+        return self.job_bar.running
+
+    def _run_job(
+        self,
+        title: str,
+        progress: JobProgress,
+        noun: str | None,
+        job: Coroutine[Any, Any, str],
+    ) -> None:
+        """Run a file job with its progress in the status bar until it ends or is cancelled."""
+        self.job_bar.start(title, progress, noun)
+        self.cancel_job_action.setEnabled(True)
+
+        async def run() -> None:
+            try:
+                message = await job
+            except JobCancelled:
+                message = f"{title}: cancelled, no file written"
+            except Exception as error:
+                log.info("%s failed: %s", title, error)
+                message = f"{title} failed: {error}"
+            finally:
+                self.job_bar.stop()
+                self.cancel_job_action.setEnabled(False)
+            self.statusBar().showMessage(message, 10000)
+
+        spawn(run(), what=title, owner=self)
+
+    def cancel_job(self) -> None:
+        self.job_bar.cancel()
 
     def open_sql_console(self) -> SqlConsole | None:
         if self.current is None:
@@ -571,29 +666,10 @@ class MainWindow(QMainWindow):
     # --- servers ---------------------------------------------------------------------------
 
     def add_server(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Add server")
-        name, url, token = QLineEdit(), QLineEdit(), QLineEdit()
-        url.setPlaceholderText("https://streams.example.com")
-        token.setEchoMode(QLineEdit.EchoMode.Password)
-        form = QFormLayout(dialog)
-        form.addRow("Name", name)
-        form.addRow("URL", url)
-        form.addRow("Token (optional)", token)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() == QDialog.DialogCode.Accepted and url.text().strip():
-            entry = ServerEntry(
-                name=name.text().strip() or url.text().strip(),
-                url=url.text().strip().rstrip("/"),
-                token=token.text() or None,
-            )
-            self.ctx.save_server(entry)
-            self._select_server(entry)
+        dialog = AddServerDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.entry is not None:
+            self.ctx.save_server(dialog.entry)
+            self._select_server(dialog.entry)
         elif self.current is not None and self.current.target.server is not None:
             self._select_server(self.current.target.server)
 
@@ -622,24 +698,13 @@ class MainWindow(QMainWindow):
             window.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A file still being written would outlive its window: stop it (it deletes its partial).
+        self.job_bar.cancel()
         for console in list(self._consoles):
             console.close()
         for pane in self.panes:
-            pane.close_stream()
+            self._release_pane(pane)
         self.panes.clear()
         self.current = None
         super().closeEvent(event)
         self.closed.emit(self)
-
-
-def _write_jsonl(reader: ReaderLike, types: list[str] | None, target: Path) -> int:
-    """Write every (filtered) event as one JSON line; runs on the long-job pool."""
-    written = 0
-    partial = target.with_name(target.name + ".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        for line in reader.iter_events_json(types):
-            out.write(line)
-            out.write("\n")
-            written += 1
-    partial.replace(target)
-    return written

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -15,10 +13,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mirror.runtime import RuntimeStatus
 from ui.event_model import RawEventsModel
+from ui.json_text import pretty_json_text
 from ui.labels import filter_count_text, type_option_label
 from ui.offload import run_blocking, spawn
-from ui.ports import RuntimeLike, StatusLike
+from ui.ports import RuntimeLike
 from ui.row_delegates import RawRowDelegate
 from ui.stream_list_view import StreamListView
 
@@ -79,7 +79,7 @@ class RawEventsView(QWidget):
         layout.addWidget(self.empty_label, 1)
         self.model.countsChanged.connect(self._counts_changed)
         self.model.modelReset.connect(self._update_empty)
-        self._status: StatusLike = runtime.status
+        self._status: RuntimeStatus = runtime.status
         self._counts_changed()
 
     # --- filter ----------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class RawEventsView(QWidget):
         self.count_label.setText(filter_count_text(self.model.total, self.model.filtered))
         self._update_empty()
 
-    def stream_changed(self, status: StatusLike) -> None:
+    def stream_changed(self, status: RuntimeStatus) -> None:
         self._status = status
         self.model.stream_changed(status)
         self._update_empty()
@@ -144,4 +144,4 @@ class RawEventsView(QWidget):
 
     async def _copy(self, offset: int) -> None:
         text = await run_blocking(self._runtime.reader.event_json, offset)
-        QGuiApplication.clipboard().setText(json.dumps(json.loads(text), indent=2))
+        QGuiApplication.clipboard().setText(pretty_json_text(text))

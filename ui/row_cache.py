@@ -29,9 +29,6 @@ class RowWindows(Generic[R]):
         # are out of sight and not worth a query.
         self._wanted: deque[int] = deque(maxlen=max_wanted)
 
-    def page_of(self, row: int) -> int:
-        return row // self.page_size
-
     def row(self, row: int) -> R | None:
         """The row if its page is loaded (even stale), else None and its page becomes wanted."""
         page_index = row // self.page_size

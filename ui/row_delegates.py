@@ -16,6 +16,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from mirror.runtime import FeedRow
 from ui.event_model import RawEventsModel
 from ui.feed_model import LIFECYCLE_COMPONENTS, FeedModel, feed_row_type
 from ui.json_paint import monospace_font, paint_pretty_json, pretty_json_height, token_colors
@@ -26,7 +27,6 @@ from ui.labels import (
     lifecycle_label,
     offset_range_label,
 )
-from ui.ports import FeedRowLike
 from ui.stream_list_view import StreamListView
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -179,7 +179,7 @@ class FeedRowDelegate(_JsonRowDelegate):
         self,
         painter: QPainter,
         rect: QRect,
-        item: FeedRowLike,
+        item: FeedRow,
         expanded: bool,
         text_color: QColor,
         muted: QColor,
@@ -219,7 +219,7 @@ class FeedRowDelegate(_JsonRowDelegate):
         )
         painter.drawText(type_rect, Qt.AlignmentFlag.AlignVCenter, elided)
 
-    def _paint_lifecycle(self, painter: QPainter, rect: QRect, item: FeedRowLike) -> None:
+    def _paint_lifecycle(self, painter: QPainter, rect: QRect, item: FeedRow) -> None:
         label = lifecycle_label(item.component, item.first_offset)
         metrics = QFontMetrics(self._bold)
         width = metrics.horizontalAdvance(label) + 24
@@ -233,7 +233,7 @@ class FeedRowDelegate(_JsonRowDelegate):
             QRect(label_left, rect.top(), width, rect.height()), Qt.AlignmentFlag.AlignCenter, label
         )
 
-    def _child_layout(self, rect: QRect, item: FeedRowLike) -> tuple[str, str, QRect]:
+    def _child_layout(self, rect: QRect, item: FeedRow) -> tuple[str, str, QRect]:
         title = f"⎇  Child stream created under {self._stream_path}"
         link = f"Open {item.child_path} →" if item.child_path else "missing childPath in payload"
         metrics = QFontMetrics(self._bold)
@@ -247,7 +247,7 @@ class FeedRowDelegate(_JsonRowDelegate):
         return title, link, link_rect
 
     def _paint_child_card(
-        self, painter: QPainter, rect: QRect, item: FeedRowLike, text_color: QColor
+        self, painter: QPainter, rect: QRect, item: FeedRow, text_color: QColor
     ) -> None:
         title, link, link_rect = self._child_layout(rect, item)
         painter.setFont(self._bold)

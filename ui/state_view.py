@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from mirror.runtime import RuntimeStatus
 from ui.json_paint import JsonHighlighter, monospace_font
+from ui.json_text import pretty_json_value
 from ui.offload import spawn
-from ui.ports import RuntimeLike, StatusLike
+from ui.ports import RuntimeLike
 
 POLL_MS = 1000
 
@@ -48,7 +48,7 @@ class StateView(QWidget):
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
 
-    def stream_changed(self, status: StatusLike) -> None:
+    def stream_changed(self, status: RuntimeStatus) -> None:
         self.connection_label.setText(status.connection)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -76,7 +76,7 @@ class StateView(QWidget):
         finally:
             self._polling = False
         self.error_label.hide()
-        text = json.dumps(state, indent=2, ensure_ascii=False, default=str)
+        text = pretty_json_value(state)
         if text != self.text.toPlainText():
             bar = self.text.verticalScrollBar()
             position = bar.value()

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mirror.runtime import MirrorInfo
 from ui.app_context import AppContext
 from ui.offload import run_blocking, spawn
-from ui.ports import MirrorInfoLike
 from ui.stream_address import last_segment
 from ui.targets import ServerEntry, StreamTarget
 
@@ -174,7 +174,7 @@ class StreamBrowser(QWidget):
         spawn(self._load_mirrors(), what="listing local mirrors", owner=self)
 
     async def _load_mirrors(self) -> None:
-        mirrors: Sequence[MirrorInfoLike] = await run_blocking(self._ctx.registry.list_mirrors)
+        mirrors: Sequence[MirrorInfo] = await run_blocking(self._ctx.registry.list_mirrors)
         self.mirrors_root.takeChildren()
         for info in sorted(mirrors, key=lambda m: (m.server_url or "", m.namespace, m.path)):
             where = info.server_url or "unknown server"
@@ -184,9 +184,6 @@ class StreamBrowser(QWidget):
             item.setData(
                 0, TARGET_ROLE, StreamTarget(None, info.namespace, info.path, mirror_file=info.file)
             )
-
-    def mirror_paths(self) -> list[str]:
-        return [item.text(0) for item in _children(self.mirrors_root)]
 
     def mirror_item(self, path: str) -> QTreeWidgetItem | None:
         return next((item for item in _children(self.mirrors_root) if item.text(0) == path), None)

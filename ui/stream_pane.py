@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mirror.runtime import RuntimeStatus
 from ui.composer import Composer
 from ui.feed_view import FeedView
 from ui.labels import counted
-from ui.ports import RuntimeLike, StatusLike
+from ui.ports import RuntimeLike
 from ui.raw_view import RawEventsView
 from ui.state_view import StateView
 from ui.targets import StreamTarget
@@ -151,10 +152,10 @@ class StreamPane(QFrame):
     # --- status ----------------------------------------------------------------------------
 
     @property
-    def status(self) -> StatusLike:
+    def status(self) -> RuntimeStatus:
         return self.runtime.status
 
-    def _on_status(self, status: StatusLike) -> None:
+    def _on_status(self, status: RuntimeStatus) -> None:
         seen = (status.event_count, status.max_offset, status.clear_version)
         if seen != self._last_seen:
             self._last_seen = seen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from PySide6.QtCore import QObject
@@ -67,6 +67,57 @@ class WindowedRows(Generic[R]):
                         self._on_loaded(covered)
         finally:
             self._fetching = False
+
+
+class CountRefresher:
+    """Keeps a list model's counts current: one count at a time, and one more after it when
+    changes were reported meanwhile, so a burst of status updates costs at most two queries.
+
+    `count()` runs on the loop thread (it awaits its reads); `on_cleared()` runs when the
+    runtime's `clear_version` moved (the mirror was discarded: every row the model holds is
+    gone), before the next count.
+    """
+
+    def __init__(
+        self,
+        count: Callable[[], Awaitable[None]],
+        on_cleared: Callable[[], None],
+        *,
+        clear_version: int,
+        owner: QObject,
+        what: str,
+    ) -> None:
+        self._count = count
+        self._on_cleared = on_cleared
+        self._clear_version = clear_version
+        self._owner = owner
+        self._what = what
+        self._running = False
+        self._again = False
+
+    def stream_changed(self, clear_version: int) -> None:
+        """The runtime reported new rows or a discarded mirror."""
+        if clear_version != self._clear_version:
+            self._clear_version = clear_version
+            self._on_cleared()
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._running:
+            self._again = True
+            return
+        self._running = True
+        spawn(self._run(), what=self._what, owner=self._owner)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._again = False
+                await self._count()
+                if not self._again:
+                    return
+        finally:
+            self._running = False
 
 
 class ExpandedRows:

@@ -1,0 +1,90 @@
+"""Writing files from a mirror (Export JSONL, Save mirror as) without Qt: progress the UI can
+show, a cancel it can ask for, and a `.partial` file renamed into place only at the end.
+
+A job runs on a worker thread; the UI reads `JobProgress.done` / `.total` (plain ints, so a
+read never needs a lock) and calls `cancel()` from its own thread. Nothing is left behind on a
+failure or a cancel: the partial file is deleted and the target is as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+
+from ui.ports import ReaderLike
+
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+class JobCancelled(Exception):
+    """The user cancelled the job; its partial file is gone."""
+
+
+class JobProgress:
+    """How far a job got (`total` None while unknown) and whether it should stop."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total: int | None = None
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def advance(self) -> None:
+        """One more unit done; raises `JobCancelled` once a cancel was asked for."""
+        if self._cancel.is_set():
+            raise JobCancelled
+        self.done += 1
+
+
+def partial_path(target: Path) -> Path:
+    return target.with_name(target.name + ".partial")
+
+
+def write_jsonl(
+    reader: ReaderLike, types: list[str] | None, target: Path, progress: JobProgress
+) -> int:
+    """Write every (filtered) event as one JSON line; runs on the long-job pool. Returns the
+    number of events written."""
+    progress.total = reader.filtered_count(types) if types else reader.event_count()
+    partial = partial_path(target)
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            for line in reader.iter_events_json(types):
+                progress.advance()
+                out.write(line)
+                out.write("\n")
+        finish_partial(partial, target, progress)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return progress.done
+
+
+def finish_partial(partial: Path, target: Path, progress: JobProgress) -> None:
+    """Move a finished partial file into place, unless the job was cancelled meanwhile."""
+    if progress.cancelled:
+        partial.unlink(missing_ok=True)
+        raise JobCancelled
+    partial.replace(target)
+
+
+def is_live_mirror_file(target: Path, mirror: Path) -> bool:
+    """Whether writing `target` would replace the live mirror or one of its SQLite side files
+    (Save mirror as renames its copy over the target)."""
+    resolved = target.expanduser().resolve()
+    live = mirror.resolve()
+    for file in (live, *(live.with_name(live.name + s) for s in _SQLITE_SIDE_FILES)):
+        if resolved == file:
+            return True
+        with contextlib.suppress(OSError):
+            if resolved.exists() and file.exists() and os.path.samefile(resolved, file):
+                return True
+    return False
