@@ -29,7 +29,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 import apsw
 import orjson
+from bench_support import StallProbe, start_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STREAM = "/bench/catchup"
@@ -82,26 +82,6 @@ def seed_server(server_dir: Path, count: int, pattern: str) -> None:
         registry.close()
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = _LISTENING.search(line)
-        if match:
-            # Keep draining stderr so the server never blocks on a full pipe.
-            threading.Thread(target=process.stderr.read, daemon=True).start()
-            return process, match.group(1)
-    raise SystemExit("the server did not start")
-
-
 async def mirror(url: str, data_dir: Path, page: int) -> tuple[float, float, int, Path]:
     """(seconds to subscribed-and-complete, longest loop stall, events, mirror file)."""
     from mirror.runtime import RuntimeRegistry, RuntimeTiming
@@ -111,27 +91,14 @@ async def mirror(url: str, data_dir: Path, page: int) -> tuple[float, float, int
         state = await client.runtime_state()
     total = int(state["coreProcessorState"]["maxOffset"])
     registry = RuntimeRegistry(data_dir, timing=RuntimeTiming(catchup_page=page))
-    loop = asyncio.get_running_loop()
-    longest = 0.0
-    running = True
-
-    async def ticker() -> None:
-        nonlocal longest
-        last = loop.time()
-        while running:
-            await asyncio.sleep(0.005)
-            now = loop.time()
-            longest = max(longest, now - last - 0.005)
-            last = now
-
-    tick = asyncio.ensure_future(ticker())
+    probe = StallProbe()
+    probe.start()
     runtime = registry.acquire(url, "default", STREAM)
     started = time.perf_counter()
     runtime.retain()
     await runtime.wait_until(lambda s: s.connection == "subscribed" and s.event_count >= total)
     elapsed = time.perf_counter() - started
-    running = False
-    await tick
+    longest = await probe.stop()
     file = runtime.mirror_file
     runtime.release()
     await registry.aclose()
@@ -177,13 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-catchup-") as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        # -c from the repository root: this script's folder (with bench/server.py in it)
-        # must not shadow the ``server`` package.
+        # Seeded in a process of its own so this one's peak RSS is the client's alone.
         seed = (
-            "import importlib.util, pathlib; "
-            f"spec = importlib.util.spec_from_file_location('catchup_bench', {__file__!r}); "
-            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
-            f"module.seed_server(pathlib.Path({str(directory / 'server' / 'server')!r}), "
+            "import pathlib, sys; sys.path.insert(0, 'bench'); import catchup; "
+            f"catchup.seed_server(pathlib.Path({str(directory / 'server' / 'server')!r}), "
             f"{args.events}, {args.pattern!r})"
         )
         subprocess.run(

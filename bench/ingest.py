@@ -33,6 +33,7 @@ from typing import Any
 
 import apsw
 import orjson
+from bench_support import StallProbe
 
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
@@ -109,27 +110,14 @@ async def async_stall(directory: Path, args: argparse.Namespace) -> tuple[float,
     """Events/s through ``await MirrorWriter.ingest`` and the event loop's longest stall (s)."""
     db = MirrorDb.open(directory / "mirror-async.sqlite3")
     writer = MirrorWriter(db, "bench")
-    loop = asyncio.get_running_loop()
-    longest = 0.0
-    running = True
-
-    async def ticker() -> None:
-        nonlocal longest
-        last = loop.time()
-        while running:
-            await asyncio.sleep(0.005)
-            now = loop.time()
-            longest = max(longest, now - last - 0.005)
-            last = now
-
-    tick = asyncio.create_task(ticker())
+    probe = StallProbe()
+    probe.start()
     elapsed = 0.0
     for events in synthetic_chunks(args.events, args.chunk, args.pattern, args.run_length):
         started = time.perf_counter()
         await writer.ingest(events)
         elapsed += time.perf_counter() - started
-    running = False
-    await tick
+    longest = await probe.stop()
     db.close()
     return args.events / elapsed, longest
 

@@ -1,7 +1,7 @@
 """Stream server benchmark: appends over one WebSocket session and delivery to one subscriber,
 each next to the bare SQLite insert rate of the same rows measured in the same run.
 
-    .venv/bin/python bench/server.py [--events 20000] [--deliver 50000]
+    .venv/bin/python bench/server_throughput.py [--events 20000] [--deliver 50000]
 
 The server runs as a separate process (`python -m server`), as it does for real clients.
 Target (SPEC): >= 20,000 appended events/s over one WebSocket session in batches of 100.
@@ -9,10 +9,6 @@ Target (SPEC): >= 20,000 appended events/s over one WebSocket session in batches
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +16,7 @@ from typing import Any
 
 import apsw
 import orjson
+from bench_support import start_server
 
 from wire.paths import stream_url
 from wire.stream_client import StreamClient
@@ -54,26 +51,6 @@ def bare_sqlite_rate(rows: list[dict[str, Any]], directory: Path) -> float:
     elapsed = time.perf_counter() - started
     db.close()
     return len(prepared) / elapsed
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            # Keep draining stderr in the background so the server never blocks on it.
-            asyncio.get_event_loop().run_in_executor(None, process.stderr.read)
-            return process, match.group(1)
-    raise RuntimeError("server did not start")
 
 
 async def bench_appends(url: str, count: int) -> tuple[float, list[dict[str, Any]]]:

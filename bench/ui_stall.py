@@ -19,27 +19,24 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import argparse
 import asyncio
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import qasync
+from bench_support import start_server
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.settings import Settings
 from mirror.runtime import RuntimeRegistry
+from server.run import EmbeddedServer
 from ui.app_context import AppContext
 from ui.offload import drain
 from ui.targets import ServerEntry
 from wire.stream_client import StreamClient
-
-if TYPE_CHECKING:
-    from server.run import EmbeddedServer
 
 TARGET_MS = 100.0
 TICK_MS = 5
@@ -108,30 +105,6 @@ async def catch_up(url: str, data_dir: Path, total: int) -> tuple[float, float, 
     return seconds, opened, probe
 
 
-def start_server_process(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(data_dir)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-    raise SystemExit("the server process did not start")
-
-
-def embedded_server_class() -> type[EmbeddedServer]:
-    # Run as a script, bench/ leads sys.path and bench/server.py would shadow the package.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != here]
-    from server.run import EmbeddedServer
-
-    return EmbeddedServer
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -142,10 +115,10 @@ def main() -> None:
         embedded: EmbeddedServer | None = None
         process: subprocess.Popen[str] | None = None
         if args.in_process:
-            embedded = embedded_server_class()(root / "server").start_in_thread()
+            embedded = EmbeddedServer(root / "server").start_in_thread()
             url = embedded.url
         else:
-            process, url = start_server_process(root / "server-data")
+            process, url = start_server(root / "server-data")
         try:
             started = time.perf_counter()
             asyncio.run(seed(url, args.events))
