@@ -54,6 +54,29 @@ T = TypeVar("T")
 BACKGROUND_FAILURE_MESSAGE = "stream processor background work failed"
 
 
+def events_after(events: Sequence[Event], checkpoint: int) -> list[Event]:
+    """Events past ``checkpoint``, strictly increasing (replays and repeats dropped)."""
+    if events and events[0]["offset"] > checkpoint:
+        # Fast path for the common case: a delivered batch that starts past the checkpoint
+        # and is already strictly increasing (the server guarantees it within a batch).
+        last = checkpoint
+        for event in events:
+            offset = event["offset"]
+            if offset <= last:
+                break
+            last = offset
+        else:
+            return list(events)
+    last = checkpoint
+    fresh: list[Event] = []
+    for event in events:
+        offset = event["offset"]
+        if offset > last:
+            fresh.append(event)
+            last = offset
+    return fresh
+
+
 @dataclass(frozen=True, slots=True)
 class StoredState:
     """A persisted checkpoint: the last applied offset and the reduced state (JSON-like)."""
@@ -271,21 +294,10 @@ class StreamProcessor(Generic[S]):
         else:
             self._set_loaded(self.parse_state(stored.state), stored.offset)
 
-    def _new_events(self, events: Sequence[Event]) -> list[Event]:
-        """Events past the checkpoint, strictly increasing (replays and repeats dropped)."""
-        last = self._offset
-        fresh: list[Event] = []
-        for event in events:
-            offset = event["offset"]
-            if offset > last:
-                fresh.append(event)
-                last = offset
-        return fresh
-
     def _stage(
         self, events: Sequence[Event], stream_max_offset: int | None
     ) -> EventBatch[S] | None:
-        fresh = self._new_events(events)
+        fresh = events_after(events, self._offset)
         if not fresh:
             return None
         entry = cast(S, self._state)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from mirror.db import MirrorDb
 from mirror.feed_planner import FeedState, plan_feed
-from mirror.processor import Event
+from mirror.processor import Event, events_after
 from mirror.processors.event_feed import EventFeedProcessor, write_feed_ops
 from mirror.processors.raw_events import RawEventsProcessor, insert_events
 from mirror.reconcile import ReconcileAction, ReconcileDecision, decide_reconcile
@@ -46,29 +46,6 @@ class _Written:
     feed_state: FeedState | None
     feed_offset: int | None
     applied: int
-
-
-def _after(events: Sequence[Event], checkpoint: int) -> list[Event]:
-    """Events past ``checkpoint``, strictly increasing (replays and repeats dropped)."""
-    if events and events[0]["offset"] > checkpoint:
-        # Fast path for the common case: a delivered batch that starts past the checkpoint
-        # and is already strictly increasing (the server guarantees it within a batch).
-        last = checkpoint
-        for event in events:
-            offset = event["offset"]
-            if offset <= last:
-                break
-            last = offset
-        else:
-            return list(events)
-    last = checkpoint
-    fresh: list[Event] = []
-    for event in events:
-        offset = event["offset"]
-        if offset > last:
-            fresh.append(event)
-            last = offset
-    return fresh
 
 
 class MirrorWriter:
@@ -141,8 +118,8 @@ class MirrorWriter:
     def _write(self, events: Sequence[Event]) -> _Written:
         """SQLite part of an apply (worker thread); memory is not touched here."""
         self._load()
-        raw_new = _after(events, self.raw.checkpoint_offset)
-        feed_new = _after(events, self.feed.checkpoint_offset)
+        raw_new = events_after(events, self.raw.checkpoint_offset)
+        feed_new = events_after(events, self.feed.checkpoint_offset)
         if not raw_new and not feed_new:
             return _Written(None, None, None, 0)
         plan = plan_feed(self.feed.state, feed_new) if feed_new else None
