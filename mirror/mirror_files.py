@@ -126,7 +126,7 @@ def save_copy(source: Path, target: Path) -> None:
     """
     if not source.exists():
         raise FileNotFoundError(f"there is no local mirror at {source}")
-    if _is_part_of(target, source):
+    if is_part_of_mirror(target, source):
         raise ValueError(f"cannot save a copy over the live mirror {source}; choose another file")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial_file = target.with_name(f".{target.name}.partial")
@@ -158,7 +158,7 @@ def _with_side_files(file: Path) -> list[Path]:
     return [file, *(file.with_name(file.name + suffix) for suffix in _SQLITE_SIDE_FILES)]
 
 
-def _is_part_of(target: Path, mirror: Path) -> bool:
+def is_part_of_mirror(target: Path, mirror: Path) -> bool:
     """Whether writing ``target`` would touch the mirror file or its SQLite side files."""
     resolved = target.expanduser().resolve()
     for file in _with_side_files(mirror.resolve()):

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from mirror.mirror_files import is_part_of_mirror
 from ui.composer_input import (
     DEFAULT_COMPOSER_TEXT,
     IDEMPOTENCY_KEY_PREFIX,
     DraftKeys,
     check_composer_text,
 )
-from ui.file_jobs import is_live_mirror_file
 from ui.json_text import (
     TokenKind,
     prepare_pretty_json,
@@ -153,10 +153,10 @@ def test_a_draft_keeps_its_idempotency_key_until_it_is_appended() -> None:
 def test_save_as_refuses_the_live_mirror_and_its_side_files(tmp_path: Path) -> None:
     mirror = tmp_path / "stream.sqlite3"
     mirror.write_bytes(b"")
-    assert is_live_mirror_file(mirror, mirror)
-    assert is_live_mirror_file(tmp_path / "stream.sqlite3-wal", mirror)
-    assert is_live_mirror_file(tmp_path / "." / "stream.sqlite3", mirror)
-    assert not is_live_mirror_file(tmp_path / "copy.sqlite3", mirror)
+    assert is_part_of_mirror(mirror, mirror)
+    assert is_part_of_mirror(tmp_path / "stream.sqlite3-wal", mirror)
+    assert is_part_of_mirror(tmp_path / "." / "stream.sqlite3", mirror)
+    assert not is_part_of_mirror(tmp_path / "copy.sqlite3", mirror)
 
 
 def test_labels() -> None:

@@ -8,14 +8,10 @@ failure or a cancel: the partial file is deleted and the target is as it was.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 from pathlib import Path
 
 from ui.ports import ReaderLike
-
-_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class JobCancelled(Exception):
@@ -74,17 +70,3 @@ def finish_partial(partial: Path, target: Path, progress: JobProgress) -> None:
         partial.unlink(missing_ok=True)
         raise JobCancelled
     partial.replace(target)
-
-
-def is_live_mirror_file(target: Path, mirror: Path) -> bool:
-    """Whether writing `target` would replace the live mirror or one of its SQLite side files
-    (Save mirror as renames its copy over the target)."""
-    resolved = target.expanduser().resolve()
-    live = mirror.resolve()
-    for file in (live, *(live.with_name(live.name + s) for s in _SQLITE_SIDE_FILES)):
-        if resolved == file:
-            return True
-        with contextlib.suppress(OSError):
-            if resolved.exists() and file.exists() and os.path.samefile(resolved, file):
-                return True
-    return False

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from mirror.mirror_files import is_part_of_mirror
 from ui.app_context import AppContext
 from ui.file_jobs import (
     JobCancelled,
     JobProgress,
     finish_partial,
-    is_live_mirror_file,
     partial_path,
     write_jsonl,
 )
@@ -565,7 +565,7 @@ class MainWindow(QMainWindow):
                 return
             target = Path(chosen)
         destination = target
-        if is_live_mirror_file(destination, runtime.mirror_file):
+        if is_part_of_mirror(destination, runtime.mirror_file):
             self.statusBar().showMessage(
                 "Cannot save a copy over the live mirror; choose another file", 10000
             )
