@@ -42,7 +42,7 @@ from ui.ports import RuntimeLike
 from ui.server_dialog import AddServerDialog
 from ui.stream_list_view import StreamListView
 from ui.stream_pane import StreamPane
-from ui.targets import ServerEntry
+from ui.targets import ServerEntry, StreamTarget
 
 DEBUG = "events.iterate.com/debug"
 CREATED = "events.iterate.com/stream/created"
@@ -678,3 +678,24 @@ def test_add_server_checks_the_url_before_closing(qtbot: QtBot) -> None:
     ok.click()
     assert not dialog.isVisible()
     assert dialog.entry == ServerEntry("lab", "http://streams.example")
+
+
+def test_a_refused_token_is_explained_and_f5_dials_with_the_corrected_one(
+    qtbot: QtBot, ui: UiHarness, tmp_path: Path
+) -> None:
+    with EmbeddedServer(tmp_path / "secured", token="right-token") as secured:
+        ui.ctx.save_server(ServerEntry(name="Secured", url=secured.url, token="stale-token"))
+        target = StreamTarget(ui.ctx.server_for_url(secured.url), "default", fresh_path())
+        window = ui.ctx.new_window(target)
+        qtbot.addWidget(window)
+        pane = window.current
+        assert pane is not None
+        wait_for(qtbot, lambda: pane.status.connection == "unauthorized")
+        banner = pane.error_banner.text()
+        assert "refused the token" in banner and "press F5" in banner
+        assert "stale-token" not in banner and "right-token" not in banner
+        ui.ctx.save_server(ServerEntry(name="Secured", url=secured.url, token="right-token"))
+        window.reconnect()
+        ready(qtbot, window)
+        assert not pane.error_banner.isVisible()
+        window.close()

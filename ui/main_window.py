@@ -514,9 +514,16 @@ class MainWindow(QMainWindow):
         spawn(run(), what=label, owner=self)
 
     def reconnect(self) -> None:
-        if self.current is not None:
-            self.current.runtime.reconnect()
-            self.statusBar().showMessage("Reconnecting…", 3000)
+        if self.current is None:
+            return
+        runtime = self.current.runtime
+        # The token may have been corrected in the server's profile since the stream opened
+        # (the fix for an "unauthorized" stream): dial with the profile's token.
+        server = self.ctx.server_for_url(runtime.server_url) if runtime.server_url else None
+        if server is not None:
+            runtime.set_token(server.token)
+        runtime.reconnect()
+        self.statusBar().showMessage("Reconnecting…", 3000)
 
     def kill_stream(self) -> None:
         self._run_action("Kill", lambda runtime: runtime.kill())

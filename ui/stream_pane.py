@@ -36,6 +36,7 @@ _CONNECTION_COLORS = {
     "subscribed": ("#dff3e4", "#1e6b35"),
     "catching-up": ("#e3eefc", "#1f4e99"),
     "reconnecting": ("#fdecea", "#b3261e"),
+    "unauthorized": ("#fdecea", "#b3261e"),
     "offline": ("#ececec", "#555555"),
 }
 
@@ -174,7 +175,13 @@ class StreamPane(QFrame):
             self.runtime.server_url is None or status.connection not in _LIVE_CONNECTIONS
         )
         self.error_banner.setVisible(bool(status.last_error))
-        self.error_banner.setText(f"Stream error: {status.last_error}")
+        error = f"Stream error: {status.last_error}"
+        if status.connection == "unauthorized":
+            error += (
+                " — the server refused the token. Save the server again with the right token"
+                " (Servers ▸ Add server…), then press F5 to reconnect."
+            )
+        self.error_banner.setText(error)
         notice = status.notice
         if notice and status.role == "follower":
             notice = f"Follower: {notice}."
