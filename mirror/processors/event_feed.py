@@ -114,5 +114,8 @@ class EventFeedProcessor(MirrorProcessor[FeedState]):
 
     def write_rows(
         self, conn: apsw.Connection, events: Sequence[Event], entry_state: FeedState
-    ) -> None:
-        write_feed_ops(conn, plan_feed(entry_state, events).ops)
+    ) -> FeedState:
+        # The same pure planner as ``reduce``, run once for the whole batch.
+        plan = plan_feed(entry_state, events)
+        write_feed_ops(conn, plan.ops)
+        return plan.end_state

@@ -22,30 +22,26 @@ Public API:
 Why one transaction: the raw insert, the feed ops and the two checkpoint upserts share one
 commit (one WAL sync point instead of four), so catch-up pays SQLite's per-transaction cost
 once per chunk, and a crash can never leave rows without their checkpoint or the other way
-round. The feed plan is computed from the feed's own checkpointed state with the same pure
-``plan_feed`` its ``reduce`` uses.
+round. Each processor writes through its own ``write_batch`` (rows + checkpoint, from its own
+checkpointed state), the same code its standalone ``ingest`` uses; the feed plans with the same
+pure ``plan_feed`` its ``reduce`` uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 from mirror.db import MirrorDb
-from mirror.feed_planner import FeedState, plan_feed
 from mirror.processor import Event, events_after
-from mirror.processors.event_feed import EventFeedProcessor, write_feed_ops
-from mirror.processors.raw_events import RawEventsProcessor, insert_events
+from mirror.processors.base import MirrorProcessor
+from mirror.processors.event_feed import EventFeedProcessor
+from mirror.processors.raw_events import RawEventsProcessor
 from mirror.reconcile import ReconcileAction, ReconcileDecision, decide_reconcile
 
-
-@dataclass(frozen=True, slots=True)
-class _Written:
-    raw_offset: int | None
-    feed_state: FeedState | None
-    feed_offset: int | None
-    applied: int
+# What one apply wrote, per processor: (processor, exit state, checkpoint offset, new events).
+_Written = list[tuple[MirrorProcessor[Any], Any, int, int]]
 
 
 class MirrorWriter:
@@ -55,14 +51,15 @@ class MirrorWriter:
         self.db = db
         self.raw = RawEventsProcessor(db, subscription_key)
         self.feed = EventFeedProcessor(db, subscription_key)
+        # Raw rows first: a gap or a changed replay aborts there, before any feed row.
+        self.processors: tuple[MirrorProcessor[Any], ...] = (self.raw, self.feed)
 
     # -- async API (the runtime) ----------------------------------------------------------------
 
     async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> int:
         async with self.raw.lock, self.feed.lock:
             written = await asyncio.to_thread(self._write, events)
-            self._advance(written)
-            return written.applied
+            return self._advance(written)
 
     async def checkpoint(self) -> int:
         async with self.raw.lock, self.feed.lock:
@@ -81,19 +78,17 @@ class MirrorWriter:
     # -- blocking API -------------------------------------------------------------------------
 
     def apply_sync(self, events: Sequence[Event]) -> int:
-        written = self._write(events)
-        self._advance(written)
-        return written.applied
+        return self._advance(self._write(events))
 
     def checkpoint_sync(self) -> int:
         self._load()
-        return min(self.raw.checkpoint_offset, self.feed.checkpoint_offset)
+        return min(p.checkpoint_offset for p in self.processors)
 
     def reconcile_sync(self, server_created_at: str, server_max_offset: int) -> ReconcileDecision:
         self._load()
         decision = decide_reconcile(
             local_incarnation=self.db.incarnation(),
-            local_checkpoint=max(self.raw.checkpoint_offset, self.feed.checkpoint_offset),
+            local_checkpoint=max(p.checkpoint_offset for p in self.processors),
             local_row_count=self.db.event_count(),
             server_created_at=server_created_at,
             server_max_offset=server_max_offset,
@@ -106,44 +101,33 @@ class MirrorWriter:
 
     def discard_sync(self) -> None:
         self.db.discard()
-        self.raw.reset()
-        self.feed.reset()
+        for processor in self.processors:
+            processor.reset()
 
     # -- machinery ------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        self.raw.load_sync()
-        self.feed.load_sync()
+        for processor in self.processors:
+            processor.load_sync()
 
     def _write(self, events: Sequence[Event]) -> _Written:
-        """SQLite part of an apply (worker thread); memory is not touched here."""
+        """SQLite part of an apply (worker thread); memory is not touched here. Each processor
+        writes its rows and checkpoint for the events past its own checkpoint, all in one
+        transaction."""
         self._load()
-        raw_new = events_after(events, self.raw.checkpoint_offset)
-        feed_new = events_after(events, self.feed.checkpoint_offset)
-        if not raw_new and not feed_new:
-            return _Written(None, None, None, 0)
-        plan = plan_feed(self.feed.state, feed_new) if feed_new else None
-        db = self.db
-        key = self.raw.subscription_key
-        with db.transaction() as conn:
-            # Raw rows first: a gap or a changed replay aborts here, before any feed row.
-            if raw_new:
-                insert_events(conn, raw_new)
-                db.write_checkpoint(self.raw.slug, key, {}, raw_new[-1]["offset"])
-            if plan is not None:
-                write_feed_ops(conn, plan.ops)
-                db.write_checkpoint(
-                    self.feed.slug, key, plan.end_state.to_json(), feed_new[-1]["offset"]
-                )
-        return _Written(
-            raw_new[-1]["offset"] if raw_new else None,
-            plan.end_state if plan is not None else None,
-            feed_new[-1]["offset"] if feed_new else None,
-            len(raw_new),
-        )
+        pending = [(p, events_after(events, p.checkpoint_offset)) for p in self.processors]
+        written: _Written = []
+        if not any(new for _, new in pending):
+            return written
+        with self.db.transaction() as conn:
+            for processor, new in pending:
+                if new:
+                    exit_state = processor.write_batch(conn, new, processor.state)
+                    written.append((processor, exit_state, new[-1]["offset"], len(new)))
+        return written
 
-    def _advance(self, written: _Written) -> None:
-        if written.raw_offset is not None:
-            self.raw._advance(self.raw.state, written.raw_offset)
-        if written.feed_state is not None and written.feed_offset is not None:
-            self.feed._advance(written.feed_state, written.feed_offset)
+    def _advance(self, written: _Written) -> int:
+        """Advance the in-memory states after the commit; the number of new raw events."""
+        for processor, state, offset, _ in written:
+            processor._advance(state, offset)
+        return next((count for p, _, _, count in written if p is self.raw), 0)

@@ -44,5 +44,6 @@ class RawEventsProcessor(MirrorProcessor[dict[str, Any]]):
 
     def write_rows(
         self, conn: apsw.Connection, events: Sequence[Event], entry_state: dict[str, Any]
-    ) -> None:
+    ) -> dict[str, Any]:
         insert_events(conn, events)
+        return entry_state
