@@ -96,6 +96,8 @@ class SqlConsole(QDialog):
         self.results = QTableView()
         self.results.setModel(self.result_model)
         self.results.setAlternatingRowColors(True)
+        self.results.setWordWrap(False)
+        self.results.horizontalHeader().setStretchLastSection(True)
         for keys, slot in (
             ("Ctrl+Return", self.run_query),
             ("Ctrl+Enter", self.run_query),
@@ -139,6 +141,10 @@ class SqlConsole(QDialog):
         finally:
             self._set_running(False)
         self.result_model.set_result(columns, rows)
+        # Fit the columns to what came back, but keep one long value from hiding the others.
+        self.results.resizeColumnsToContents()
+        for column in range(len(columns)):
+            self.results.setColumnWidth(column, min(self.results.columnWidth(column), 480))
         shown = counted(len(rows), "row")
         self.status_label.setText(
             f"First {shown} (the rest is not shown)" if len(rows) >= MAX_ROWS else shown
