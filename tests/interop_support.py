@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 INTEROP = Path(__file__).parent / "interop"
@@ -47,3 +50,28 @@ def node_or_skip() -> str:
         pytest.skip(message)
     assert node is not None
     return node
+
+
+async def run_node_report(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `node ARGS` in tests/interop (60 s at most) and return the JSON report it prints
+    last; its stderr is in the failure message when it exits non-zero or prints nothing."""
+    proc = await asyncio.create_subprocess_exec(
+        node_or_skip(),
+        *args,
+        cwd=INTEROP,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    lines = stdout.decode().strip().splitlines()
+    assert proc.returncode == 0 and lines, (
+        f"node exited {proc.returncode}; last output: {lines[-1:]}; stderr:\n{stderr.decode()}"
+    )
+    report: dict[str, Any] = orjson.loads(lines[-1])
+    return report

@@ -1,12 +1,10 @@
 """The reference client (capnweb on Node) against the real stream server: HTTP batch calls, a
 WebSocket subscription with replay then live delivery, unsubscribe, and error texts."""
 
-import asyncio
 import os
 
-import orjson
 import pytest
-from interop_support import INTEROP, node_or_skip
+from interop_support import run_node_report
 
 from wire.paths import stream_url
 
@@ -75,29 +73,10 @@ console.log(JSON.stringify({ ok: true, batches: batches.length }));
 
 
 async def test_capnweb_client_against_the_server(embedded_server: str) -> None:
-    node = node_or_skip()
     env = {
         **os.environ,
         "HTTP_URL": stream_url(embedded_server, "/interop"),
         "WS_URL": stream_url(embedded_server, "/interop", ws=True),
     }
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        "--input-type=module",
-        "-e",
-        CLIENT,
-        cwd=INTEROP,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    lines = stdout.decode().strip().splitlines()
-    assert proc.returncode == 0 and lines, stderr.decode()
-    report = orjson.loads(lines[-1])
+    report = await run_node_report("--input-type=module", "-e", CLIENT, env=env)
     assert report["ok"] is True and report["batches"] >= 2

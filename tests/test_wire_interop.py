@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,7 +28,7 @@ from wire.session import RemoteStub, RpcTarget
 from wire.ws import connect_ws, serve_ws
 
 sys.path.insert(0, str(Path(__file__).parent))
-from interop_support import INTEROP, node_or_skip
+from interop_support import INTEROP, node_or_skip, run_node_report
 from test_wire_transport import serve_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
@@ -143,27 +142,9 @@ def python_app() -> Starlette:
     )
 
 
-async def run_node_client(node: str, mode: str, url: str) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(INTEROP / "client.mjs"),
-        mode,
-        url,
-        cwd=INTEROP,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    lines = stdout.decode().strip().splitlines()
-    assert lines, f"node client printed nothing; stderr:\n{stderr.decode()}"
-    report: dict[str, Any] = orjson.loads(lines[-1])
-    assert report["ok"], report.get("error", "") + "\n" + stderr.decode()
-    assert proc.returncode == 0
+async def run_node_client(mode: str, url: str) -> dict[str, Any]:
+    report = await run_node_report(str(INTEROP / "client.mjs"), mode, url)
+    assert report["ok"], report.get("error", "")
     return report
 
 
@@ -196,16 +177,16 @@ async def node_server() -> AsyncIterator[str]:
 
 
 async def test_node_client_calls_python_over_websocket() -> None:
-    node = node_or_skip()
+    node_or_skip()  # before starting the Python side
     async with serve_app(python_app()) as base:
-        report = await run_node_client(node, "ws", base.replace("http://", "ws://") + "/api")
+        report = await run_node_client("ws", base.replace("http://", "ws://") + "/api")
     assert report["checks"] == 10
 
 
 async def test_node_client_calls_python_over_http_batch() -> None:
-    node = node_or_skip()
+    node_or_skip()  # before starting the Python side
     async with serve_app(python_app()) as base:
-        report = await run_node_client(node, "http", base + "/api")
+        report = await run_node_client("http", base + "/api")
     assert report["checks"] == 3
 
 
