@@ -690,7 +690,9 @@ def test_a_refused_token_is_explained_and_f5_dials_with_the_corrected_one(
         qtbot.addWidget(window)
         pane = window.current
         assert pane is not None
-        wait_for(qtbot, lambda: pane.status.connection == "unauthorized")
+        # The runtime's status changes before the pane's queued status signal repaints it.
+        wait_for(qtbot, lambda: "refused the token" in pane.error_banner.text())
+        assert pane.status.connection == "unauthorized"
         banner = pane.error_banner.text()
         assert "refused the token" in banner and "press F5" in banner
         assert "stale-token" not in banner and "right-token" not in banner

@@ -175,8 +175,8 @@ class StreamPane(QFrame):
             self.runtime.server_url is None or status.connection not in _LIVE_CONNECTIONS
         )
         self.error_banner.setVisible(bool(status.last_error))
-        error = f"Stream error: {status.last_error}"
-        if status.connection == "unauthorized":
+        error = f"Stream error: {status.last_error}" if status.last_error else ""
+        if error and status.connection == "unauthorized":
             error += (
                 " — the server refused the token. Save the server again with the right token"
                 " (Servers ▸ Add server…), then press F5 to reconnect."
