@@ -82,8 +82,17 @@ def seed_server(server_dir: Path, count: int, pattern: str) -> None:
         registry.close()
 
 
-async def mirror(url: str, data_dir: Path, page: int) -> tuple[float, float, int, Path]:
-    """(seconds to subscribed-and-complete, longest loop stall, events, mirror file)."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def mirror(
+    url: str, data_dir: Path, page: int, server_pid: int
+) -> tuple[float, float, int, Path, float, float]:
+    """(seconds to subscribed-and-complete, longest loop stall, events, mirror file, client CPU
+    seconds, server CPU seconds)."""
     from mirror.runtime import RuntimeRegistry, RuntimeTiming
     from wire.stream_client import StreamClient
 
@@ -95,14 +104,16 @@ async def mirror(url: str, data_dir: Path, page: int) -> tuple[float, float, int
     probe.start()
     runtime = registry.acquire(url, "default", STREAM)
     started = time.perf_counter()
+    client_cpu, server_cpu = time.process_time(), process_cpu(server_pid)
     runtime.retain()
     await runtime.wait_until(lambda s: s.connection == "subscribed" and s.event_count >= total)
     elapsed = time.perf_counter() - started
+    client_cpu, server_cpu = time.process_time() - client_cpu, process_cpu(server_pid) - server_cpu
     longest = await probe.stop()
     file = runtime.mirror_file
     runtime.release()
     await registry.aclose()
-    return elapsed, longest, total, file
+    return elapsed, longest, total, file, client_cpu, server_cpu
 
 
 def bare_rate(mirror_file: Path, target: Path, page: int) -> float:
@@ -159,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         seeded = time.perf_counter() - started
         server, url = start_server(directory / "server")
         try:
-            elapsed, longest, total, file = asyncio.run(
-                mirror(url, directory / "client", args.page)
+            elapsed, longest, total, file, client_cpu, server_cpu = asyncio.run(
+                mirror(url, directory / "client", args.page, server.pid)
             )
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             size_mb = file.stat().st_size / 1e6
@@ -180,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio              {rate / bare:.1%} of bare")
     print(f"peak RSS (client)  {peak_mb:,.0f} MB; mirror file {size_mb:,.0f} MB")
     print(f"longest loop stall {longest * 1e3:.0f} ms")
+    print(
+        f"CPU per event      client {client_cpu / total * 1e6:.1f} µs, "
+        f"server {server_cpu / total * 1e6:.1f} µs (wall {elapsed / total * 1e6:.1f} µs, 2 cores)"
+    )
     return 0
 
 
