@@ -9,10 +9,12 @@ Public API:
 - ``read_info(file) -> MirrorInfo | None``: a mirror file's identity and event count, read
   through a short-lived read-only connection; None for files that are not readable mirrors.
 - ``list_mirrors(data_dir) -> list[MirrorInfo]``: every mirror under ``<data_dir>/mirrors``.
-- ``save_copy(source, target)``: a consistent copy of a mirror as one standalone SQLite file
-  (the backup API, in one step: a single read snapshot however busy the writer is); refuses a
-  target that is the mirror itself (or its ``-wal``/``-shm``/``-journal``), and removes its
-  partial copy when it fails.
+- ``save_copy(source, target, on_progress=None)``: a consistent copy of a mirror as one
+  standalone SQLite file (the backup API, in steps of ``COPY_STEP_PAGES`` pages, all inside one
+  read transaction of the source, so the copy is the snapshot it started from however busy the
+  writer is). ``on_progress(bytes_done, bytes_total)`` after every step; an exception it raises
+  (a cancel) stops the copy. Refuses a target that is the mirror itself (or its
+  ``-wal``/``-shm``/``-journal``), and removes its partial copy when it fails or stops.
 - ``install_id(data_dir) -> str``: a random UUID created once per data directory; part of the
   subscription key, so every process of one install shares one server-side subscription.
 """
@@ -23,6 +25,7 @@ import contextlib
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import apsw
@@ -38,6 +41,7 @@ NAMESPACE_KEY = "namespace"
 PATH_KEY = "path"
 INSTALL_ID_FILE = "install-id"
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+COPY_STEP_PAGES = 2048  # 8 MiB of 4 KiB pages: progress a few times a second, little overhead
 _UPSERT = (
     "INSERT INTO mirror_meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -118,11 +122,14 @@ def install_id(data_dir: Path) -> str:
     return file.read_text(encoding="utf-8").strip()
 
 
-def save_copy(source: Path, target: Path) -> None:
+def save_copy(
+    source: Path, target: Path, on_progress: Callable[[int, int], None] | None = None
+) -> None:
     """Copy the mirror ``source`` to ``target`` consistently, as a standalone SQLite file.
 
     Refuses (``ValueError``) a target that is the mirror itself or one of its SQLite side files;
-    on failure the partial copy is removed and ``target`` is left as it was.
+    on failure (or an exception from ``on_progress``) the partial copy is removed and
+    ``target`` is left as it was.
     """
     if not source.exists():
         raise FileNotFoundError(f"there is no local mirror at {source}")
@@ -138,9 +145,18 @@ def save_copy(source: Path, target: Path) -> None:
             src.set_busy_timeout(5000)
             dst = apsw.Connection(str(partial_file))
             try:
-                # One step: a single read snapshot of the source, however busy its writer is.
+                # A read transaction held across the steps pins one WAL snapshot: the writer's
+                # commits meanwhile neither restart the copy nor end up half in it.
+                src.execute("BEGIN")
+                src.execute("SELECT count(*) FROM sqlite_schema").fetchall()
+                page_size = int(str(src.execute("PRAGMA page_size").fetchall()[0][0]))
                 with dst.backup("main", src, "main") as backup:
-                    backup.step(-1)
+                    while not backup.done:
+                        backup.step(COPY_STEP_PAGES)
+                        if on_progress is not None:
+                            total = backup.page_count
+                            on_progress((total - backup.remaining) * page_size, total * page_size)
+                src.execute("COMMIT")
                 dst.execute("PRAGMA journal_mode = DELETE")
             finally:
                 dst.close()

@@ -857,6 +857,9 @@ class StreamRuntime:
             election.release()
         self._cleared(self._status.notice)
 
-    async def save_copy(self, target: Path) -> None:
-        """A consistent copy of the mirror at ``target`` (SQLite backup API, one file)."""
-        await asyncio.to_thread(save_copy, self.mirror_file, Path(target))
+    async def save_copy(
+        self, target: Path, on_progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        """A consistent copy of the mirror at ``target`` (``mirror.mirror_files.save_copy``;
+        ``on_progress(bytes_done, bytes_total)`` runs on the copying thread)."""
+        await asyncio.to_thread(save_copy, self.mirror_file, Path(target), on_progress)

@@ -185,6 +185,7 @@ def test_labels() -> None:
     assert job_text("Exporting JSONL", 7, None, "event") == "Exporting JSONL: 7 events"
     assert job_text("Exporting JSONL", 9, 8, "event") == "Exporting JSONL: 9 / 9 events"
     assert job_text("Saving mirror as a.db", 0, None, None) == "Saving mirror as a.db…"
+    assert job_text("Saving mirror as a.db", 3, 75, "MB") == "Saving mirror as a.db: 3 / 75 MB"
 
 
 def test_stream_address() -> None:

@@ -16,6 +16,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 from ui_support import qt_asyncio, run, wait_for
 
+from mirror import mirror_files
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
 from mirror.runtime import RuntimeRegistry
@@ -184,3 +185,30 @@ def test_export_writes_every_event_or_leaves_nothing(
         write_jsonl(runtime.reader, None, target, CancelAfter(10))
     assert len(target.read_text(encoding="utf-8").splitlines()) == 1502  # left as it was
     assert not partial_path(target).exists()
+
+
+def test_save_copy_reports_its_progress_and_stops_on_cancel(
+    qtbot: QtBot,
+    tmp_path: Path,
+    mirror: Mirror,
+    runtime: RuntimeLike,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mirror.add(*[(A, B)[i % 2] for i in range(1500)])
+    monkeypatch.setattr(mirror_files, "COPY_STEP_PAGES", 4)
+    copy = tmp_path / "copy.sqlite3"
+    progress = JobProgress()
+    run(qtbot, runtime.save_copy(copy, progress.update))
+    assert progress.total == progress.done == copy.stat().st_size
+
+    cancelled = tmp_path / "cancelled.sqlite3"
+    stopping = JobProgress()
+
+    def cancel_after_first_step(done: int, total: int) -> None:
+        stopping.update(done, total)
+        stopping.cancel()
+
+    with pytest.raises(JobCancelled):
+        run(qtbot, runtime.save_copy(cancelled, cancel_after_first_step))
+    assert 0 < stopping.done < (stopping.total or 0)
+    assert sorted(p.name for p in tmp_path.iterdir() if "cancelled" in p.name) == []

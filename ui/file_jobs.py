@@ -33,6 +33,12 @@ class JobProgress:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    def update(self, done: int, total: int) -> None:
+        """Progress reported as a whole; raises `JobCancelled` once a cancel was asked for."""
+        if self._cancel.is_set():
+            raise JobCancelled
+        self.total, self.done = total, done
+
     def advance(self) -> None:
         """One more unit done; raises `JobCancelled` once a cancel was asked for."""
         if self._cancel.is_set():

@@ -76,10 +76,16 @@ def window_title(path: str | None, namespace: str, server: str) -> str:
     return f"{where} · {server} — Streamdesk"
 
 
+# Units that read the same in the plural ("3 MB", not "3 MBs").
+_UNITS = frozenset({"MB"})
+
+
 def job_text(title: str, done: int, total: int | None, noun: str | None) -> str:
-    """'Exporting JSONL: 1,234 / 5,000 events', or 'Saving a copy…' with nothing to count."""
+    """'Exporting JSONL: 1,234 / 5,000 events', 'Saving a copy: 3 / 75 MB', or 'Saving a
+    copy…' with nothing to count."""
     if noun is None:
         return f"{title}…"
+    plural = noun if noun in _UNITS else None
     if total is None:
-        return f"{title}: {counted(done, noun)}"
-    return f"{title}: {done:,} / {counted(max(total, done), noun)}"
+        return f"{title}: {counted(done, noun, plural)}"
+    return f"{title}: {done:,} / {counted(max(total, done), noun, plural)}"

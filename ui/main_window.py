@@ -579,19 +579,21 @@ class MainWindow(QMainWindow):
             return
         progress = JobProgress()
 
+        def copied(done: int, total: int) -> None:
+            # Whole megabytes, rounded up, so a small mirror does not read "0 / 0 MB".
+            progress.update(-(-done // 1_000_000), -(-total // 1_000_000))
+
         async def save() -> str:
-            # The copy is one SQLite backup step: it cannot stop half way, so a cancel takes
-            # effect when it ends and the copy is deleted instead of renamed into place.
             partial = partial_path(destination)
             try:
-                await runtime.save_copy(partial)
+                await runtime.save_copy(partial, copied)
                 finish_partial(partial, destination, progress)
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
             return f"Saved the mirror as {destination}"
 
-        self._run_job(f"Saving mirror as {destination.name}", progress, None, save())
+        self._run_job(f"Saving mirror as {destination.name}", progress, "MB", save())
 
     def export_jsonl(self, target: Path | None = None) -> None:
         if self.current is None or self._job_busy():
