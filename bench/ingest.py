@@ -35,6 +35,7 @@ import apsw
 import orjson
 from bench_support import StallProbe
 
+from app.gc_tuning import tune_gc
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
 
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also ingest through the async API and report the longest event-loop stall",
     )
     args = parser.parse_args(argv)
+    tune_gc()  # the process runs with the app's GC settings (app.cli.main)
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-bench-") as tmp:
         directory = Path(tmp)
