@@ -4,6 +4,7 @@ Optional bearer-token auth guards both before any RPC (401 with a plain-text rea
 refused this way gets the 401 as the HTTP answer to its upgrade request.
 """
 
+import asyncio
 import contextlib
 import hmac
 import logging
@@ -32,6 +33,8 @@ MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
 DEFAULT_NAMESPACE: Final = "default"
 # WebSocket close code when the stream behind a session was killed or reset (1012 = restart).
 STREAM_RESTARTED_CLOSE_CODE: Final = 1012
+# A stream with no subscriber that no request asked for in this long is evicted (registry).
+DEFAULT_IDLE_ENGINE_SECONDS: Final = 600.0
 
 
 def create_app(
@@ -40,10 +43,12 @@ def create_app(
     *,
     delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT,
     max_message_size: int = MAX_MESSAGE_SIZE,
+    idle_engine_seconds: float = DEFAULT_IDLE_ENGINE_SECONDS,
 ) -> Starlette:
     """The stream server app over `data_dir`. Takes the data directory's lock at once (raises
     `server.registry.DataDirInUse` if another server holds it); the app's shutdown releases it,
-    and so does `app.state.registry.close()`."""
+    and so does `app.state.registry.close()`. While it runs, streams idle for
+    `idle_engine_seconds` are evicted (`StreamRegistry.evict_idle`)."""
     registry = StreamRegistry(data_dir, delivery_batch_limit=delivery_batch_limit)
 
     async def stream_socket(websocket: WebSocket) -> None:
@@ -86,11 +91,18 @@ def create_app(
         answer = await handle_http_batch(text, target, max_message_size=max_message_size)
         return PlainTextResponse(answer)
 
+    async def evict_idle_engines() -> None:
+        while True:
+            await asyncio.sleep(min(60.0, idle_engine_seconds / 2))
+            registry.evict_idle(idle_engine_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(evict_idle_engines(), name="evict idle streams")
         try:
             yield
         finally:
+            sweeper.cancel()
             registry.close()
 
     app = Starlette(

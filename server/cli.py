@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import platformdirs
 
+from server.app import DEFAULT_IDLE_ENGINE_SECONDS
 from server.registry import DataDirInUse
 from server.run import DEFAULT_HOST, DEFAULT_PORT, EmbeddedServer, serve_forever
 
@@ -57,6 +58,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {default_data_dir()})",
     )
     parser.add_argument(
+        "--evict-idle-after",
+        type=_positive_seconds,
+        default=DEFAULT_IDLE_ENGINE_SECONDS,
+        metavar="SECONDS",
+        help="drop a stream from memory after this long with no subscriber and no request; "
+        f"the next request wakes it (default {DEFAULT_IDLE_ENGINE_SECONDS:.0f})",
+    )
+    parser.add_argument(
         "--token",
         default=argparse.SUPPRESS,
         help=f"require 'Authorization: Bearer TOKEN' (default: env {TOKEN_ENV}, else none)",
@@ -68,7 +77,13 @@ def serve_command(args: argparse.Namespace) -> int:
     _configure_logging()
     token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
     data_dir = Path(getattr(args, "data_dir", None) or default_data_dir())
-    server = EmbeddedServer(data_dir / SERVER_SUBDIR, host=args.host, port=args.port, token=token)
+    server = EmbeddedServer(
+        data_dir / SERVER_SUBDIR,
+        host=args.host,
+        port=args.port,
+        token=token,
+        idle_engine_seconds=args.evict_idle_after,
+    )
     try:
         asyncio.run(serve_forever(server))
     except DataDirInUse as exc:
@@ -89,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_serve_arguments(parser)
     return serve_command(parser.parse_args(argv))
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
 
 
 def _configure_logging() -> None:

@@ -6,6 +6,7 @@ Durable Object has the same property). Deliveries are asyncio tasks (`server.del
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any, Final
@@ -61,6 +62,8 @@ class StreamEngine:
         self._tail_bytes = 0
         self._connections: dict[str, DeliveryConnection] = {}
         self.created_on_wake = False
+        # When a request last asked for this engine (``time.monotonic()``; the registry sets it).
+        self.last_used = time.monotonic()
 
     @classmethod
     def wake(
@@ -92,6 +95,10 @@ class StreamEngine:
     def max_offset(self) -> int:
         value: int = self._state["maxOffset"]
         return value
+
+    @property
+    def has_connections(self) -> bool:
+        return bool(self._connections)
 
     def runtime_state(self) -> dict[str, Any]:
         return {

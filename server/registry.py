@@ -2,14 +2,19 @@
 
 Lifecycle (reference §5): the first request for a stream after server start, `kill` or `reset`
 wakes it (`created` if its storage is empty, then `woken`). `kill` drops the live engine;
-`reset` drops it and deletes its storage. A stream created at a non-root path announces itself
-to every ancestor, root first (`child-stream-created`, idempotent per ancestor and child).
+`reset` drops it and deletes its storage. `evict_idle` drops engines nobody is subscribed to and
+nobody asked for in a while, the way the reference's Durable Objects are evicted when idle: the
+next request wakes the stream again with a new `woken`. Without it a long-running server would
+keep every stream it ever touched in memory, each with its SQLite connection and tail cache.
+A stream created at a non-root path announces itself to every ancestor, root first
+(`child-stream-created`, idempotent per ancestor and child).
 
 One server owns a data directory at a time (a lock file), since each engine keeps the head of
 its log in memory.
 """
 
 import logging
+import time
 from pathlib import Path
 from typing import Final
 
@@ -53,6 +58,7 @@ class StreamRegistry:
         key = (namespace, path)
         engine = self._engines.get(key)
         if engine is not None:
+            engine.last_used = time.monotonic()
             return engine
         storage = StreamStorage(stream_file(self.data_dir, namespace, path), namespace, path)
         try:
@@ -66,6 +72,20 @@ class StreamRegistry:
         if engine.created_on_wake:
             self._announce_to_ancestors(namespace, path)
         return engine
+
+    def evict_idle(self, idle_for: float, now: float | None = None) -> int:
+        """Shut down (no presence facts, as a kill) every engine without connections that no
+        request asked for in the last `idle_for` seconds; returns how many."""
+        now = time.monotonic() if now is None else now
+        idle = [
+            key
+            for key, engine in self._engines.items()
+            if not engine.has_connections and now - engine.last_used >= idle_for
+        ]
+        for key in idle:
+            self._engines.pop(key).shutdown()
+            logger.info("evicted idle stream %s:%s", *key)
+        return len(idle)
 
     def live_engine(self, namespace: str, path: str) -> StreamEngine | None:
         return self._engines.get((namespace, path))

@@ -16,7 +16,7 @@ from typing import Final
 
 import uvicorn
 
-from server.app import MAX_MESSAGE_SIZE, create_app
+from server.app import DEFAULT_IDLE_ENGINE_SECONDS, MAX_MESSAGE_SIZE, create_app
 from server.engine import DEFAULT_DELIVERY_BATCH_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -55,8 +55,10 @@ class EmbeddedServer:
         token: str | None = None,
         delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT,
         max_message_size: int = MAX_MESSAGE_SIZE,
+        idle_engine_seconds: float = DEFAULT_IDLE_ENGINE_SECONDS,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._idle_engine_seconds = idle_engine_seconds
         self.host = host
         self.token = token
         self._port = port
@@ -88,6 +90,7 @@ class EmbeddedServer:
             self.token,
             delivery_batch_limit=self._delivery_batch_limit,
             max_message_size=self._max_message_size,
+            idle_engine_seconds=self._idle_engine_seconds,
         )
         try:
             sock = _bind(self.host, self._port)

@@ -1,5 +1,6 @@
 """`EmbeddedServer` for sync callers: a background thread, a clean stop, the data-dir lock."""
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 from server.registry import DataDirInUse
 from server.run import EmbeddedServer
 from wire.paths import stream_url
+from wire.stream_client import StreamClient
 
 RUNTIME_STATE = b'["push",["pipeline",0,["runtimeState"],[]]]\n["pull",1]'
 
@@ -37,3 +39,19 @@ async def test_async_server_port_is_free_and_reported(tmp_path: Path) -> None:
     async with EmbeddedServer(tmp_path / "a") as first, EmbeddedServer(tmp_path / "b") as second:
         assert first.port != second.port
         assert first.url == f"http://127.0.0.1:{first.port}"
+
+
+async def test_the_server_evicts_idle_streams_on_its_own(tmp_path: Path) -> None:
+    async with (
+        EmbeddedServer(tmp_path / "data", idle_engine_seconds=0.2) as server,
+        StreamClient(server.url, "/quiet") as client,
+    ):
+        await client.append({"type": "test.idle/one"})
+        await asyncio.sleep(1)  # idle for 0.2 s, swept every 0.1 s: evicted by now
+        events = await client.get_events()  # wakes it again
+    assert [e["type"].rsplit("/", 1)[-1] for e in events] == [
+        "created",
+        "woken",
+        "one",
+        "woken",
+    ]

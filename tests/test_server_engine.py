@@ -186,3 +186,36 @@ def test_batch_errors_name_the_event(registry: StreamRegistry) -> None:
     with pytest.raises(StreamRequestError, match=r"^invalid event: "):
         engine.append({"type": ""})
     assert engine.max_offset == 2
+
+
+async def test_idle_streams_are_evicted_and_wake_again_with_their_log(
+    registry: StreamRegistry,
+) -> None:
+    idle = registry.engine("default", "/idle")
+    idle.append({"type": "test.idle/one"})
+    watched = registry.engine("default", "/watched")
+    recorder = Recorder()
+    subscribe(watched, recorder)
+    later = idle.last_used + 601
+
+    assert registry.evict_idle(600, now=idle.last_used + 599) == 0
+    assert registry.evict_idle(600, now=later) == 2  # /idle and the root it announced itself to
+    assert registry.live_engine("default", "/idle") is None
+    assert registry.live_engine("default", "/") is None
+    assert registry.live_engine("default", "/watched") is watched  # a subscriber keeps it
+    assert recorder.closed_with == []
+
+    woken = registry.engine("default", "/idle")
+    assert woken is not idle
+    events = woken.get_events()
+    assert [e["offset"] for e in events] == [1, 2, 3, 4]
+    assert types_of(events) == [CREATED, WOKEN, "test.idle/one", WOKEN]
+
+
+async def test_a_request_resets_the_idle_clock(registry: StreamRegistry) -> None:
+    engine = registry.engine("default", "/busy")
+    first_use = engine.last_used
+    await asyncio.sleep(0.01)
+    assert registry.engine("default", "/busy") is engine
+    assert engine.last_used > first_use
+    assert registry.evict_idle(600, now=first_use + 600) == 0

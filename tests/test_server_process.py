@@ -75,3 +75,12 @@ def test_second_server_on_the_same_data_dir_refuses(server_process: ServerProces
         second.start(timeout=20)
     assert second.returncode == 1
     assert any("already using the data directory" in line for line in second.output)
+
+
+def test_evict_idle_after_must_be_a_positive_number_of_seconds(tmp_path: Path) -> None:
+    for value in ("0", "-5", "soon"):
+        server = ServerProcess(tmp_path / "data", "--evict-idle-after", value)
+        with pytest.raises(RuntimeError, match="did not start"):
+            server.start(timeout=20)
+        assert server.returncode == 2
+        assert any("--evict-idle-after" in line for line in server.output)
