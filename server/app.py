@@ -94,7 +94,11 @@ def create_app(
     async def evict_idle_engines() -> None:
         while True:
             await asyncio.sleep(min(60.0, idle_engine_seconds / 2))
-            registry.evict_idle(idle_engine_seconds)
+            try:
+                registry.evict_idle(idle_engine_seconds)
+            except Exception:
+                # A stream that failed to close stays evicted; the sweeps go on.
+                logger.exception("evicting idle streams failed")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
