@@ -4,7 +4,9 @@ StreamClient against a small in-memory stream served the same way."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -489,3 +491,45 @@ def test_stream_client_urls() -> None:
     assert client.url == "https://streams.example/api/streams?path=%2Fe2e%2Ffoo&namespace=proj_123"
     assert client.ws_url == stream_url("https://streams.example", "/e2e/foo", "proj_123", ws=True)
     assert client.ws_url.startswith("wss://")
+
+
+async def test_an_http_batch_answer_is_freed_without_waiting_for_the_cycle_collector() -> None:
+    """A catch-up page can be megabytes: it must go when the call returns, by reference counting
+    alone, however lazily the cycle collector runs (httpx keeps a response in a cycle)."""
+    page = b'["resolve",1,"' + b"x" * 3_000_000 + b'"]'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(page)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in request_head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(head + page)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/api/streams"
+    try:
+        async with httpx.AsyncClient() as http:
+            assert len((await http_batch_call(url, [("big",)], client=http))[0]) == 3_000_000
+            gc.collect()
+            gc.disable()
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                result = await http_batch_call(url, [("big",)], client=http)
+                assert len(result[0]) == 3_000_000
+                del result
+                await asyncio.sleep(0)  # callbacks the call scheduled on the loop run first
+                kept = tracemalloc.get_traced_memory()[0] - before
+            finally:
+                tracemalloc.stop()
+                gc.enable()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert kept < 1_000_000

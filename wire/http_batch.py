@@ -56,26 +56,31 @@ async def http_batch_call(
     http = client or httpx.AsyncClient()
     try:
         kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        response = await http.post(url, content=body.encode(), headers=headers, **kwargs)
+        async with http.stream(
+            "POST", url, content=body.encode(), headers=headers, **kwargs
+        ) as response:
+            status = response.status_code
+            # Read into a buffer of our own: httpx keeps a response in a reference cycle, and
+            # the copy it would keep of a page of megabytes would wait for the cycle collector.
+            answer = b"".join([chunk async for chunk in response.aiter_bytes()])
     except httpx.HTTPError as exc:
         session.close()
         raise ConnectionClosed(f"HTTP batch request to {url} failed: {exc!r}", exc) from exc
     finally:
         if own_client:
             await http.aclose()
-    if response.status_code != 200:
+    if status != 200:
         session.close()
-        detail = response.text[:200].strip()
+        detail = answer[:200].decode(errors="replace").strip()
         raise HttpStatusError(
-            response.status_code,
-            f"HTTP batch request to {url} failed: HTTP {response.status_code}"
+            status,
+            f"HTTP batch request to {url} failed: HTTP {status}"
             + (f": {detail}" if detail else ""),
         )
-    text = response.text
-    if text:
-        for line in text.split("\n"):
-            if line:
-                session.receive(line)
+    # Bytes straight to the JSON parser: no decoded copy of the page.
+    for line in answer.split(b"\n"):
+        if line:
+            session.receive(line)
     session.close(ConnectionClosed("HTTP batch ended before this call was answered"))
     results: list[Any] = []
     for promise in promises:

@@ -311,14 +311,16 @@ class RpcSession:
 
     # ------------------------------------------------------------------ transport interface
 
-    def receive(self, text: str) -> None:
-        """Handle one incoming message. A bad message aborts the session (never raises)."""
+    def receive(self, text: str | bytes) -> None:
+        """Handle one incoming message (JSON text, or its UTF-8 bytes). A bad message aborts the
+        session (never raises)."""
         if self._closed_reason is not None:
             return
         if len(text) > self._max_message_size:
+            unit = "bytes" if isinstance(text, bytes) else "characters"
             self.abort(
                 ProtocolError(
-                    f"incoming message of {len(text)} characters exceeds the limit of "
+                    f"incoming message of {len(text)} {unit} exceeds the limit of "
                     f"{self._max_message_size}"
                 )
             )
@@ -326,10 +328,10 @@ class RpcSession:
         try:
             msg = loads(text)
             if type(msg) is not list or not msg or type(msg[0]) is not str:
-                raise ProtocolError(f"bad RPC message: {_preview(text)}")
+                raise ProtocolError(f"bad RPC message: {_preview(msg)}")
             handler = self._handlers.get(msg[0])
             if handler is None:
-                raise ProtocolError(f"unknown message type {msg[0]!r}: {_preview(text)}")
+                raise ProtocolError(f"unknown message type {msg[0]!r}: {_preview(msg)}")
             handler(msg)
         except ProtocolError as exc:
             self.abort(exc)
