@@ -126,6 +126,15 @@ def test_an_empty_follower_says_why(qtbot: QtBot, ui: UiHarness) -> None:
     assert not pane.notice_banner.isVisible()
 
 
+def embedded_server_url(qtbot: QtBot, app: subprocess.Popen[bytes], info: Path, log: Path) -> str:
+    """Wait for `app` to publish its embedded server; the URL it wrote."""
+    qtbot.waitUntil(lambda: info.exists() or app.poll() is not None, timeout=60_000)
+    assert app.poll() is None, log.read_text(errors="replace")
+    assert list(info.parent.glob("*.partial")) == []  # written aside, renamed into place
+    url: str = json.loads(info.read_text())["url"]
+    return url
+
+
 def start_app(data_dir: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -144,10 +153,7 @@ def test_no_arguments_runs_the_embedded_server_and_a_second_app_shares_it(
     first = start_app(data_dir, log)
     second: subprocess.Popen[bytes] | None = None
     try:
-        qtbot.waitUntil(lambda: info.exists() or first.poll() is not None, timeout=60_000)
-        assert first.poll() is None, log.read_text(errors="replace")
-        assert list(info.parent.glob("*.partial")) == []  # written aside, renamed into place
-        url = json.loads(info.read_text())["url"]
+        url = embedded_server_url(qtbot, first, info, log)
         port = json.loads((data_dir / "settings.json").read_text())["embedded_port"]
         assert url == f"http://127.0.0.1:{port}"
         mirror = mirror_file(data_dir, url, "default", "/")
@@ -186,8 +192,7 @@ def test_the_second_app_takes_over_the_embedded_server_when_its_owner_exits(
     first = start_app(data_dir, log)
     second: subprocess.Popen[bytes] | None = None
     try:
-        qtbot.waitUntil(lambda: info.exists() or first.poll() is not None, timeout=60_000)
-        url = json.loads(info.read_text())["url"]
+        url = embedded_server_url(qtbot, first, info, log)
         second = start_app(data_dir, log, "--path", "/second")
         mirror = mirror_file(data_dir, url, "default", "/second")
         qtbot.waitUntil(mirror.exists, timeout=60_000)
