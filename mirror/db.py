@@ -68,7 +68,8 @@ _OUR_OBJECTS = frozenset(
     {
         "events",
         "events_type_local_index",
-        "events_before_insert",
+        "events_after_insert",
+        "events_before_update",
         "event_type_counts",
         "feed_items",
         "processor_state",

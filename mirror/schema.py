@@ -5,7 +5,8 @@ Public API:
 - ``SCHEMA_VERSION``: stored in ``PRAGMA user_version`` and in the writer-lock file name. Bump it
   whenever any DDL below changes; an older file is then cleared and rebuilt by replay.
 - ``RAW_EVENTS_SLUG`` / ``EVENT_FEED_SLUG``: the ``processor_state.processor_slug`` values.
-- ``CONTINUITY_CHANGED_MESSAGE`` / ``CONTINUITY_GAP_MESSAGE``: the trigger's abort messages.
+- ``CONTINUITY_CHANGED_MESSAGE`` / ``CONTINUITY_GAP_MESSAGE``: the triggers' abort messages.
+- ``REPLAY_CONFLICT``: the conflict clause every insert into ``events`` ends with.
 - ``CREATE_STATEMENTS`` / ``DROP_STATEMENTS``: used by ``mirror.db`` only.
 
 Design notes (why the events table looks like this):
@@ -16,25 +17,38 @@ Design notes (why the events table looks like this):
   of rows, and the ``(type, local_index)`` index keeps its own copy of ``type`` so filtered scans
   never touch the JSON. Writing them alongside from Python would bind four more parameters per
   row and could drift from the JSON.
-- One BEFORE INSERT trigger does both the continuity check and the per-type count. A second
-  trigger would cost a second sub-program call per row; keeping the count in the same trigger,
-  after the RAISE(IGNORE) branch, means an ignored replay is never counted.
-- The continuity fast path is a single seek to the last rowid. ``SELECT max(local_index)`` is
-  evaluated per row (it is inside the trigger body), so multi-row INSERT ... SELECT is checked
-  row by row.
+- The append invariant is kept by the table itself, with per-row work kept small (it runs for
+  every one of a million rows during catch-up):
+  - an AFTER INSERT trigger aborts on a gap (a new row whose predecessor is missing; the table
+    is contiguous from 0, so that is exactly "not max + 1") and bumps the per-type count;
+  - a BEFORE UPDATE trigger aborts every update: rows never change, so an update can only be a
+    replay that changed an existing offset;
+  - ``REPLAY_CONFLICT``, the insert's conflict clause, ignores an identical replay and turns a
+    changed one into that update. A plain INSERT of an existing offset still fails on the
+    primary key.
+  A BEFORE INSERT trigger would make SQLite compute the four generated columns twice per row
+  (once for ``NEW``, once for the row): counted with callgrind on 5,000-event batches, the
+  insert took 31,000 instructions per event with one, 24,300 with these.
 - No ON DELETE triggers: rows leave only through a whole-mirror discard, which clears
   ``event_type_counts`` in the same transaction and keeps SQLite's fast table truncation.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 RAW_EVENTS_SLUG = "raw-events"
 EVENT_FEED_SLUG = "event-feed"
 
 CONTINUITY_CHANGED_MESSAGE = "mirror replay changed an existing offset"
 CONTINUITY_GAP_MESSAGE = "mirror offsets must append continuously"
+
+# Identical replay: nothing happens. Changed replay: an update, which the update trigger aborts.
+# ``json()`` compares canonical text, so the same event in other JSONB bytes is still identical.
+REPLAY_CONFLICT = (
+    "ON CONFLICT (local_index) DO UPDATE SET raw_jsonb = excluded.raw_jsonb "
+    "WHERE json(raw_jsonb) IS NOT json(excluded.raw_jsonb)"
+)
 
 INCARNATION_KEY = "incarnation"
 SCHEMA_VERSION_KEY = "schema-version"
@@ -59,18 +73,19 @@ CREATE_STATEMENTS: tuple[str, ...] = (
     ) WITHOUT ROWID
     """,
     f"""
-    CREATE TRIGGER IF NOT EXISTS events_before_insert BEFORE INSERT ON events
+    CREATE TRIGGER IF NOT EXISTS events_after_insert AFTER INSERT ON events
     BEGIN
-      SELECT CASE
-        WHEN NEW.local_index = ifnull((SELECT max(local_index) FROM events), -1) + 1 THEN NULL
-        WHEN (SELECT json(raw_jsonb) FROM events WHERE local_index = NEW.local_index)
-             = json(NEW.raw_jsonb) THEN RAISE(IGNORE)
-        WHEN EXISTS (SELECT 1 FROM events WHERE local_index = NEW.local_index)
-          THEN RAISE(ABORT, '{CONTINUITY_CHANGED_MESSAGE}')
-        ELSE RAISE(ABORT, '{CONTINUITY_GAP_MESSAGE}')
-      END;
+      SELECT RAISE(ABORT, '{CONTINUITY_GAP_MESSAGE}')
+        WHERE NEW.local_index <> 0
+          AND NOT EXISTS (SELECT 1 FROM events WHERE local_index = NEW.local_index - 1);
       INSERT INTO event_type_counts (type, n) VALUES (NEW.type, 1)
         ON CONFLICT (type) DO UPDATE SET n = n + 1;
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS events_before_update BEFORE UPDATE ON events
+    BEGIN
+      SELECT RAISE(ABORT, '{CONTINUITY_CHANGED_MESSAGE}');
     END
     """,
     """
@@ -103,7 +118,8 @@ CREATE_STATEMENTS: tuple[str, ...] = (
 
 # Every object CREATE_STATEMENTS makes, dropped on a schema-version mismatch.
 DROP_STATEMENTS: tuple[str, ...] = (
-    "DROP TRIGGER IF EXISTS events_before_insert",
+    "DROP TRIGGER IF EXISTS events_after_insert",
+    "DROP TRIGGER IF EXISTS events_before_update",
     "DROP INDEX IF EXISTS events_type_local_index",
     "DROP TABLE IF EXISTS events",
     "DROP TABLE IF EXISTS event_type_counts",

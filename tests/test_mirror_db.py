@@ -79,6 +79,29 @@ def test_changed_event_at_existing_offset_aborts(db: MirrorDb) -> None:
     assert orjson.loads(db.event_json(2)) == ev(2)
 
 
+def test_rows_never_change_whatever_the_statement(db: MirrorDb) -> None:
+    insert(db, [ev(1), ev(2)])
+    with pytest.raises(apsw.ConstraintError, match=CONTINUITY_CHANGED_MESSAGE):
+        db.connection.execute(
+            "UPDATE events SET raw_jsonb = jsonb(?) WHERE local_index = 1",
+            (orjson.dumps(ev(2, n=5)),),
+        )
+    # A plain insert of a taken offset (not the mirror's own replay clause) fails too.
+    with pytest.raises(apsw.ConstraintError, match="events.local_index"):
+        db.connection.execute(
+            "INSERT INTO events (local_index, raw_jsonb) VALUES (1, jsonb(?))",
+            (orjson.dumps(ev(2)),),
+        )
+    assert orjson.loads(db.event_json(2)) == ev(2) and db.type_counts() == {"a": 2}
+
+
+def test_a_gap_after_the_last_row_aborts_a_contiguous_batch(db: MirrorDb) -> None:
+    insert(db, [ev(1), ev(2)])
+    with pytest.raises(apsw.ConstraintError, match="append continuously"):
+        insert(db, [ev(4), ev(5), ev(6)])
+    assert db.event_count() == 2 and db.type_counts() == {"a": 2}
+
+
 def test_gap_aborts_and_rolls_back_the_whole_batch(db: MirrorDb) -> None:
     insert(db, [ev(1)])
     with pytest.raises(apsw.ConstraintError, match="append continuously"):

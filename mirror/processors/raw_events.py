@@ -5,9 +5,8 @@ Public API:
 - ``RawEventsProcessor(db, subscription_key="")``: slug ``raw-events``, consumes every type, state
   ``{}``. ``write_rows`` inserts the events with one ``INSERT ... SELECT FROM jsonb_each(?)``: the
   batch is serialized once (one orjson call) and SQLite converts it to JSONB once, instead of a
-  Python round trip per row. ``local_index`` is taken from each event's own ``offset``, so a gap
-  reaches the continuity trigger ("... must append continuously") rather than a CHECK failure.
-- ``insert_events(conn, events)``: that insert on its own.
+  Python round trip per row.
+- ``insert_events(conn, events)``: that insert on its own (events in increasing offset order).
 """
 
 from __future__ import annotations
@@ -20,17 +19,29 @@ import apsw
 from mirror.db import encode_json
 from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor
-from mirror.schema import RAW_EVENTS_SLUG
+from mirror.schema import RAW_EVENTS_SLUG, REPLAY_CONFLICT
 
-_INSERT_SQL = (
+# A contiguous batch (the normal case) numbers its rows from the first offset, which saves a
+# JSON extraction per row; otherwise each row takes its own offset, so a gap reaches the
+# continuity trigger ("... must append continuously") rather than the CHECK constraint.
+_INSERT_CONTIGUOUS_SQL = (
     "INSERT INTO events (local_index, raw_jsonb) "
-    "SELECT (value ->> '$.offset') - 1, value FROM jsonb_each(?)"
+    f"SELECT ?2 + key, value FROM jsonb_each(?1) WHERE true {REPLAY_CONFLICT}"
+)
+_INSERT_BY_OFFSET_SQL = (
+    "INSERT INTO events (local_index, raw_jsonb) "
+    f"SELECT (value ->> '$.offset') - 1, value FROM jsonb_each(?1) WHERE true {REPLAY_CONFLICT}"
 )
 
 
 def insert_events(conn: apsw.Connection, events: Sequence[Event]) -> None:
     """Append ``events`` to ``events`` (inside the caller's transaction)."""
-    conn.execute(_INSERT_SQL, (encode_json(list(events)),))
+    first = events[0]["offset"]
+    text = encode_json(list(events))
+    if events[-1]["offset"] - first == len(events) - 1:
+        conn.execute(_INSERT_CONTIGUOUS_SQL, (text, first - 1))
+    else:
+        conn.execute(_INSERT_BY_OFFSET_SQL, (text,))
 
 
 class RawEventsProcessor(MirrorProcessor[dict[str, Any]]):
