@@ -8,7 +8,7 @@ Durable Object has the same property). Deliveries are asyncio tasks (`server.del
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import orjson
@@ -27,7 +27,7 @@ from server.core_state import (
 )
 from server.delivery import Deliver, DeliveryConnection, OnClosed
 from server.errors import StreamRequestError
-from server.event_json import load_event, now_iso
+from server.event_json import load_event, now_iso, wire_event
 from server.storage import EventRow, StreamStorage, delete_stream_files
 from server.validation import validate_committed_event, validate_event_input
 
@@ -156,10 +156,23 @@ class StreamEngine:
         """Events with `after_offset < offset < before_offset`, ascending, at most `limit`."""
         return self._read_range(after_offset, before_offset, limit)
 
+    def get_events_for_wire(
+        self, after_offset: int = 0, before_offset: int | None = None, limit: int | None = None
+    ) -> list[Event | orjson.Fragment]:
+        """`get_events` as an RPC answer sends it: events read from storage mostly stay the
+        JSON bytes they were stored as (`server.event_json.wire_event`)."""
+        return self._read_range(after_offset, before_offset, limit, wire_event)
+
     def read_after(self, cursor: int, limit: int) -> list[Event]:
         return self._read_range(cursor, None, limit)
 
-    def _read_range(self, after: int, before: int | None, limit: int | None) -> list[Event]:
+    def _read_range(
+        self,
+        after: int,
+        before: int | None,
+        limit: int | None,
+        load: Callable[[bytes], Any] = load_event,
+    ) -> list[Any]:
         after = max(after, 0)
         tail_first = self._tail[0]["offset"] if self._tail else self.max_offset + 1
         if after + 1 >= tail_first:
@@ -168,7 +181,7 @@ class StreamEngine:
             if limit is not None:
                 end = min(end, start + limit)
             return self._tail[start:end]
-        return [load_event(data) for data in self._storage.range(after, before, limit)]
+        return [load(data) for data in self._storage.range(after, before, limit)]
 
     def _stored_by_key(self, idempotency_key: str) -> Event | None:
         data = self._storage.get_by_key(idempotency_key)

@@ -1,6 +1,8 @@
 """JSON bytes of committed events and the server clock's timestamp format.
 
 A committed event is serialised once, at commit, and those bytes are what storage keeps.
+`wire_event` turns stored bytes into what an RPC answer sends: most events go out as their own
+bytes, with no decode and re-encode.
 """
 
 from datetime import UTC, datetime
@@ -42,6 +44,19 @@ def event_bytes(event: Event) -> tuple[bytes, Event]:
 def load_event(data: bytes) -> Event:
     event: Event = orjson.loads(data)
     return event
+
+
+def wire_event(data: bytes) -> Event | orjson.Fragment:
+    """Stored event bytes as an RPC result item: the bytes themselves when they hold no `[`.
+
+    Cap'n Web rewrites only arrays (escaped as `[[...]]`) and values JSON cannot hold, and the
+    stored bytes hold none of the latter (orjson wrote them: finite numbers, 64-bit integers,
+    string keys). So JSON without an array is already its own Cap'n Web expression. A `[` inside
+    a string only costs the slow path.
+    """
+    if b"[" in data:
+        return load_event(data)
+    return orjson.Fragment(data)
 
 
 def _iso(moment: datetime) -> str:

@@ -72,9 +72,11 @@ class StreamRpcTarget:
         found = engine.get_event_by_key(parsed.idempotency_key)
         return UNDEFINED if found is None else found
 
-    def getEvents(self, *args: Any) -> list[dict[str, Any]]:
+    def getEvents(self, *args: Any) -> list[Any]:
         parsed = parse_get_events(_optional_argument("getEvents", args))
-        return self._engine().get_events(parsed.after_offset, parsed.before_offset, parsed.limit)
+        return self._engine().get_events_for_wire(
+            parsed.after_offset, parsed.before_offset, parsed.limit
+        )
 
     def runtimeState(self, *args: Any) -> dict[str, Any]:
         parse_no_arguments("runtimeState", _optional_argument("runtimeState", args))

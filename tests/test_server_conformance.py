@@ -177,6 +177,23 @@ async def test_created_error_text(client: StreamClient) -> None:
 # --- reads ----------------------------------------------------------------------------------
 
 
+async def test_events_read_from_storage_keep_arrays_and_brackets(client: StreamClient) -> None:
+    # Stored events without an array are sent as their stored bytes; these shapes must still
+    # arrive exactly (1,100 events push the first ones out of the server's cached tail).
+    payloads: list[object] = [
+        {"tags": ["a", ["b"]], "empty": []},
+        {"text": "a [bracket] in a string"},
+        {"n": 1, "nested": {"deep": {"x": None, "y": 1.5, "z": True}}},
+        [1, 2, 3],
+        {"big": 2**63, "neg": -(2**63), "unicode": 'é \u2028 \\ "'},
+    ]
+    inputs = [{"type": "test.shape", "payload": payloads[i % len(payloads)]} for i in range(1100)]
+    await client.append_batch(inputs)
+    events = await client.get_events(after_offset=2, limit=20)
+    assert [e["payload"] for e in events] == [payloads[i % len(payloads)] for i in range(20)]
+    assert [e["offset"] for e in events] == list(range(3, 23))
+
+
 async def test_get_events_bounds_are_exclusive(client: StreamClient) -> None:
     await client.append_batch([{"type": "test.a"}, {"type": "test.b"}])
     offsets = [e["offset"] for e in await client.get_events(after_offset=1, before_offset=4)]

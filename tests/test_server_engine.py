@@ -12,6 +12,7 @@ from server.engine import StreamEngine
 from server.errors import StreamRequestError
 from server.registry import DataDirInUse, StreamRegistry
 from server.storage import stream_file
+from wire import codec
 
 
 @pytest.fixture
@@ -177,6 +178,23 @@ def test_reads_beyond_the_cached_tail_come_from_storage(registry: StreamRegistry
     assert [e["payload"] for e in events[2:]] == list(range(3000))
     assert engine.get_event(2500)["payload"] == 2497
     assert [e["offset"] for e in engine.get_events(2990, 2995)] == [2991, 2992, 2993, 2994]
+
+
+def test_wire_events_are_stored_bytes_unless_they_hold_an_array(tmp_path: Path) -> None:
+    registry = StreamRegistry(tmp_path / "data")
+    payloads = [{"list": [1, {"x": []}]}, {"s": "[not an array]"}, {"n": 1, "d": {"e": None}}]
+    registry.engine("default", "/w").append_batch(
+        [{"type": "test.w", "payload": p} for p in payloads]
+    )
+    registry.close()
+    registry = StreamRegistry(tmp_path / "data")  # a restart: reads now come from storage
+    engine = registry.engine("default", "/w")
+    wire = engine.get_events_for_wire(after_offset=2, before_offset=6)
+    assert [type(item).__name__ for item in wire] == ["dict", "dict", "Fragment"]
+    sent = codec.decode(codec.loads(codec.dumps(codec.encode(wire))))
+    assert sent == engine.get_events(after_offset=2, before_offset=6)
+    assert [e["payload"] for e in sent] == payloads
+    registry.close()
 
 
 def test_batch_errors_name_the_event(registry: StreamRegistry) -> None:

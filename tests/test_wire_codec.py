@@ -225,6 +225,11 @@ def test_dict_without_special_values_is_sent_as_is() -> None:
     assert with_list == {"type": "x", "payload": {"tags": ["a"]}}  # input untouched
 
 
+def test_a_fragment_is_sent_as_the_json_it_holds() -> None:
+    value = {"events": [orjson.Fragment(b'{"type":"x","n":1}'), {"tags": ["a"]}]}
+    assert dumps(encode(value)) == '{"events":[[{"type":"x","n":1},{"tags":[["a"]]}]]}'
+
+
 def test_encode_rejects_unsupported_values() -> None:
     with pytest.raises(TypeError, match="cannot serialize value of type object"):
         encode(object())

@@ -5,7 +5,9 @@ Maps Python values to Cap'n Web expressions and back (PROTOCOL.md §7):
 - `dict` ↔ JSON object, `list`/`tuple` → escaped array `[[...]]` (decoded as `list`),
 - `UNDEFINED` ↔ `["undefined"]`, aware `datetime` ↔ `["date", ms]`, `bytes` ↔ `["bytes", b64]`,
 - `BigInt` ↔ `["bigint", "digits"]`, non-finite floats ↔ `["inf"]`/`["-inf"]`/`["nan"]`,
-- `RemoteError` (or any exception, when sent) ↔ `["error", type, message, stack?, props?]`.
+- `RemoteError` (or any exception, when sent) ↔ `["error", type, message, stack?, props?]`,
+- `orjson.Fragment` → sent as the JSON text it holds, which must already be an expression
+  (JSON with no array is one: the server sends stored events that way).
 
 The reference forms (`import`, `pipeline`, `export`, `promise`) belong to a session: the codec
 hands them to `DecodeHooks` / `EncodeHooks`, and rejects them when no hooks are given.
@@ -408,6 +410,8 @@ def _enc(v: Any, hooks: EncodeHooks | None) -> Any:
         return _enc_dict(v, hooks)
     if t is list or t is tuple:
         return [[_enc(x, hooks) for x in v]]
+    if t is orjson.Fragment:
+        return v
     if t is float:
         if v != v:
             return ["nan"]
