@@ -8,7 +8,7 @@ Durable Object has the same property). Deliveries are asyncio tasks (`server.del
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Final
 
 import orjson
@@ -161,27 +161,33 @@ class StreamEngine:
     ) -> list[Event | orjson.Fragment]:
         """`get_events` as an RPC answer sends it: events read from storage mostly stay the
         JSON bytes they were stored as (`server.event_json.wire_event`)."""
-        return self._read_range(after_offset, before_offset, limit, wire_event)
+        cached = self._tail_range(after_offset, before_offset, limit)
+        if cached is not None:
+            return list(cached)
+        return [
+            wire_event(data) for data in self._storage.range(after_offset, before_offset, limit)
+        ]
 
     def read_after(self, cursor: int, limit: int) -> list[Event]:
         return self._read_range(cursor, None, limit)
 
-    def _read_range(
-        self,
-        after: int,
-        before: int | None,
-        limit: int | None,
-        load: Callable[[bytes], Any] = load_event,
-    ) -> list[Any]:
+    def _read_range(self, after: int, before: int | None, limit: int | None) -> list[Event]:
+        cached = self._tail_range(after, before, limit)
+        if cached is not None:
+            return cached
+        return [load_event(data) for data in self._storage.range(after, before, limit)]
+
+    def _tail_range(self, after: int, before: int | None, limit: int | None) -> list[Event] | None:
+        """The range from the cached tail, or None when it starts before the tail."""
         after = max(after, 0)
         tail_first = self._tail[0]["offset"] if self._tail else self.max_offset + 1
-        if after + 1 >= tail_first:
-            start = after + 1 - tail_first
-            end = len(self._tail) if before is None else max(start, before - tail_first)
-            if limit is not None:
-                end = min(end, start + limit)
-            return self._tail[start:end]
-        return [load(data) for data in self._storage.range(after, before, limit)]
+        if after + 1 < tail_first:
+            return None
+        start = after + 1 - tail_first
+        end = len(self._tail) if before is None else max(start, before - tail_first)
+        if limit is not None:
+            end = min(end, start + limit)
+        return self._tail[start:end]
 
     def _stored_by_key(self, idempotency_key: str) -> Event | None:
         data = self._storage.get_by_key(idempotency_key)
