@@ -72,6 +72,23 @@ def test_round_trip_through_json(value: Any) -> None:
     assert same(wire_round_trip(value), value)
 
 
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_decoding_with_the_texts_array_bound_gives_the_same_value(value: Any) -> None:
+    text = dumps(encode(value))
+    assert same(decode(loads(text), arrays=text.count("[")), value)
+    assert same(decode(loads(text), arrays=text.count("[") + 1), value)  # a loose bound
+
+
+def test_an_array_bound_skips_the_walk_only_when_nothing_needs_rewriting() -> None:
+    page = [[{"type": "a", "payload": {"n": 1}}, {"type": "b"}]]
+    assert decode(page, arrays=2) is page[0]
+    event = {"type": "a", "payload": {"text": "[x]"}}
+    assert decode(event, arrays=0) is event
+    dated = [[{"at": ["date", 0]}]]
+    assert decode(dated, arrays=3) == [{"at": datetime(1970, 1, 1, tzinfo=UTC)}]
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(values, max_size=5))
 def test_call_arguments_round_trip(args: list[Any]) -> None:

@@ -157,13 +157,22 @@ def _preview(value: Any, limit: int = 200) -> str:
 # --------------------------------------------------------------------------- decoding
 
 
-def decode(expr: Any, hooks: DecodeHooks | None = None) -> Any:
+def decode(expr: Any, hooks: DecodeHooks | None = None, *, arrays: int | None = None) -> Any:
     """Evaluate an expression into a Python value.
 
     `expr` is consumed: its lists and dicts are reused and modified in place (pass a freshly
     parsed tree). Invalid forms raise `ProtocolError`.
+
+    `arrays`, when given, bounds the number of JSON arrays in `expr` (the `[` count of its
+    text). Only arrays are ever rewritten, so an object with no array, or an escaped array whose
+    items hold none, is its own value and is returned without a walk (a page of events).
     """
     t = type(expr)
+    if arrays is not None:
+        if t is dict and arrays == 0:
+            return expr
+        if t is list and arrays == 2 and len(expr) == 1 and type(expr[0]) is list:
+            return expr[0]
     try:
         if t is list:
             return _dec_list(expr, hooks)

@@ -283,8 +283,6 @@ class RpcSession:
         self._handlers: dict[str, Callable[[list[Any]], None]] = {
             "push": self._on_push,
             "pull": self._on_pull,
-            "resolve": self._on_resolve,
-            "reject": self._on_resolve,
             "release": self._on_release,
             "abort": self._on_abort,
         }
@@ -329,6 +327,11 @@ class RpcSession:
             msg = loads(text)
             if type(msg) is not list or not msg or type(msg[0]) is not str:
                 raise ProtocolError(f"bad RPC message: {_preview(msg)}")
+            if msg[0] == "resolve" or msg[0] == "reject":
+                # The frame is one array; the rest of the text bounds the result's arrays.
+                brackets = text.count(b"[") if isinstance(text, bytes) else text.count("[")
+                self._on_resolve(msg, brackets - 1)
+                return
             handler = self._handlers.get(msg[0])
             if handler is None:
                 raise ProtocolError(f"unknown message type {msg[0]!r}: {_preview(msg)}")
@@ -639,7 +642,7 @@ class RpcSession:
         else:
             self._unresolved_pulls += 1
 
-    def _on_resolve(self, msg: list[Any]) -> None:
+    def _on_resolve(self, msg: list[Any], arrays: int) -> None:
         if len(msg) != 3 or type(msg[1]) is not int:
             raise ProtocolError(f"bad {msg[0]} message: {_preview(msg)}")
         import_id: int = msg[1]
@@ -651,7 +654,7 @@ class RpcSession:
                 return  # we released it already; a late answer is allowed
             raise ProtocolError(f"{msg[0]} for unknown import id {import_id}")
         dec = _Decoder(self)
-        value = decode(msg[2], dec)
+        value = decode(msg[2], dec, arrays=arrays)
         if msg[0] == "reject":
             error = value if isinstance(value, BaseException) else None
             if error is None:
