@@ -576,7 +576,8 @@ class StreamRuntime:
                 )
                 checkpoint = await catch_up(
                     partial(self._fetch_page, client),
-                    lambda page: self._guarded(writer.ingest(page)),
+                    writer.plan,
+                    lambda plan: self._guarded(writer.write(plan)),
                     after=checkpoint,
                     total=server_max,
                     page_size=timing.catchup_page,

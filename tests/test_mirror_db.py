@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from mirror.db import MirrorDb, MirrorReader, encode_json
+from mirror.jsonb import JsonbEncoder
 from mirror.processors import MirrorWriter
 from mirror.processors.raw_events import insert_events
 from mirror.schema import (
@@ -36,9 +37,12 @@ def db(tmp_path: Path) -> Iterator[MirrorDb]:
     mirror.close()
 
 
+_JSONB = JsonbEncoder()
+
+
 def insert(db: MirrorDb, events: list[dict[str, Any]]) -> None:
     with db.transaction() as conn:
-        insert_events(conn, events)
+        insert_events(conn, events, _JSONB)
 
 
 def test_fresh_file_has_schema_wal_and_version(db: MirrorDb) -> None:
@@ -176,7 +180,7 @@ def test_reader_reads_while_the_writer_holds_a_transaction(db: MirrorDb) -> None
     reader = db.open_reader()
     version = reader.data_version()
     with db.transaction() as conn:
-        insert_events(conn, [ev(3)])
+        insert_events(conn, [ev(3)], _JSONB)
         # WAL: the reader sees the last commit at once, no waiting on the open write.
         assert reader.event_count() == 2
     assert reader.event_count() == 3
@@ -331,7 +335,7 @@ def test_discard_clears_everything_in_one_commit(db: MirrorDb) -> None:
 
 def test_failed_transaction_rolls_back_and_connection_stays_usable(db: MirrorDb) -> None:
     with pytest.raises(ZeroDivisionError), db.transaction() as conn:
-        insert_events(conn, [ev(1)])
+        insert_events(conn, [ev(1)], _JSONB)
         raise ZeroDivisionError
     assert db.event_count() == 0
     insert(db, [ev(1)])

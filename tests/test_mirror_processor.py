@@ -22,6 +22,7 @@ from mirror.processor import (
     StreamProcessor,
 )
 from mirror.processors import EventFeedProcessor, MirrorWriter, RawEventsProcessor
+from mirror.processors.mirror_writer import WriterPlan
 from mirror.reconcile import ReconcileAction
 from mirror.schema import EVENT_FEED_SLUG, RAW_EVENTS_SLUG
 
@@ -460,6 +461,37 @@ async def test_writer_matches_the_standalone_processors(tmp_path: Path) -> None:
     assert combined.read_checkpoint(EVENT_FEED_SLUG) == separate.read_checkpoint(EVENT_FEED_SLUG)
     combined.close()
     separate.close()
+
+
+async def test_chained_plans_write_what_one_ingest_writes(tmp_path: Path) -> None:
+    types = ["events.iterate.com/stream/created"] + ["a"] * 230 + ["b", "a", "a"] * 40
+    events = [ev(i + 1, t) for i, t in enumerate(types)]
+    piped, whole = MirrorDb.open(tmp_path / "piped.sqlite3"), MirrorDb.open(tmp_path / "w.sqlite3")
+    writer = MirrorWriter(piped)
+    plans: list[WriterPlan] = []
+    for start in range(0, len(events), 64):  # every plan made before any is written
+        plans.append(await writer.plan(events[start : start + 64], plans[-1] if plans else None))
+    assert [await writer.write(plan) for plan in plans] == [64] * 5 + [len(events) - 320]
+    await MirrorWriter(whole).ingest(events)
+    assert piped.feed_range(0, 500) == whole.feed_range(0, 500)
+    assert list(piped.iter_events_json()) == list(whole.iter_events_json())
+    assert piped.read_checkpoint(EVENT_FEED_SLUG) == whole.read_checkpoint(EVENT_FEED_SLUG)
+    piped.close()
+    whole.close()
+
+
+async def test_a_plan_whose_start_is_gone_is_planned_again(db: MirrorDb) -> None:
+    writer = MirrorWriter(db)
+    stale = await writer.plan([ev(1, "a"), ev(2, "a"), ev(3, "b")])
+    await writer.ingest([ev(1, "a"), ev(2, "c")])  # another write moves the mirror on
+    assert await writer.write(stale) == 1  # only offset 3 is new; 2 stays as it was written
+    assert [(r.first_offset, r.last_offset) for r in db.feed_range(0, 5)] == [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+    ]
+    assert db.type_counts() == {"a": 1, "b": 1, "c": 1}
+    assert await writer.checkpoint() == 3
 
 
 async def test_writer_resumes_from_the_file_after_reopen(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ class FakeStream:
         self.most_in_memory = 0
         self.log: list[str] = []
         self.clock = itertools.count()
+        self.first = 1
 
     async def fetch(self, after: int, limit: int) -> Page:
         self.log.append(f"fetch {after}")
@@ -30,6 +31,14 @@ class FakeStream:
         page = [{"offset": n} for n in range(after + 1, min(self.size, after + limit) + 1)]
         self.fetched += len(page)
         self.most_in_memory = max(self.most_in_memory, self.fetched - self.written)
+        return page
+
+    async def plan(self, page: Page, previous: Page | None) -> Page:
+        # A plan here is the page itself; each must be chained onto the one before it.
+        expected = None if page[0]["offset"] == self.first else page[0]["offset"] - 1
+        assert (None if previous is None else previous[-1]["offset"]) == expected
+        self.log.append(f"plan {page[0]['offset']}")
+        await asyncio.sleep(0.001)
         return page
 
     async def write(self, page: Page) -> None:
@@ -40,8 +49,10 @@ class FakeStream:
 
 
 async def run(stream: FakeStream, progress: list[CatchupProgress], after: int = 0) -> int:
+    stream.first = after + 1
     return await catch_up(
         stream.fetch,
+        stream.plan,
         stream.write,
         after=after,
         total=stream.size,
@@ -63,19 +74,22 @@ async def test_pages_to_the_head_with_bounded_memory_and_progress() -> None:
     assert all(p.total == 10_050 and p.rate >= 0 for p in progress)
 
 
-async def test_the_next_page_is_fetched_while_one_is_written() -> None:
+async def test_the_next_page_is_fetched_and_planned_while_one_is_written() -> None:
     stream = FakeStream(1000)
     await run(stream, [])
-    overlapped = False
+    overlapped: set[str] = set()
     writing = False
     for entry in stream.log:
         if entry.endswith("start"):
             writing = True
         elif entry.endswith("end"):
             writing = False
-        elif writing and entry.startswith("fetch"):
-            overlapped = True
-    assert overlapped, stream.log
+        elif writing:
+            overlapped.add(entry.split()[0])
+    assert overlapped == {"fetch", "plan"}, stream.log
+    planned = [int(e.split()[1]) for e in stream.log if e.startswith("plan")]
+    written = [int(e.split()[1]) for e in stream.log if e.endswith("start")]
+    assert planned == written == list(range(1, 1001, 100))
 
 
 async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
@@ -87,6 +101,7 @@ async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
     with pytest.raises(CatchupWriteError) as caught:
         await catch_up(
             stream.fetch,
+            stream.plan,
             failing_write,
             after=0,
             total=1000,
@@ -97,6 +112,25 @@ async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
         )
     assert isinstance(caught.value.__cause__, ValueError)
 
+    async def failing_plan(page: Page, previous: Page | None) -> Page:
+        if page[0]["offset"] > 300:
+            raise TypeError("cannot plan this")
+        return page
+
+    with pytest.raises(CatchupWriteError) as caught:
+        await catch_up(
+            stream.fetch,
+            failing_plan,
+            stream.write,
+            after=0,
+            total=1000,
+            page_size=100,
+            deadline=5.0,
+            on_progress=lambda _: None,
+            clock=lambda: 0.0,
+        )
+    assert isinstance(caught.value.__cause__, TypeError)
+
     async def failing_fetch(after: int, limit: int) -> Page:
         if after >= 200:
             raise ConnectionError("server gone")
@@ -105,6 +139,7 @@ async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
     with pytest.raises(ConnectionError):
         await catch_up(
             failing_fetch,
+            stream.plan,
             stream.write,
             after=0,
             total=1000,

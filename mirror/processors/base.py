@@ -2,13 +2,21 @@
 
 Public API:
 
-- ``MirrorProcessor(db, subscription_key="")``: subclasses implement
-  ``write_rows(conn, events, entry_state) -> exit_state`` (SQL for the batch's new events, inside
-  an open transaction; returns the state after them, the same state ``reduce`` folds to) and the
-  ``StreamProcessor`` hooks. ``write_batch`` is the one place that writes a processor's rows
-  together with its ``processor_state`` checkpoint. ``ingest`` does that in ONE transaction, in a
-  worker thread, and only then advances the in-memory state. ``load_sync()`` reads the checkpoint
-  from a synchronous caller.
+- ``MirrorProcessor(db, subscription_key="")``: subclasses implement two hooks and the
+  ``StreamProcessor`` ones:
+  - ``plan_rows(events, entry_state) -> (rows, exit_state)``: pure, no database: what to write
+    for the batch's new events (in offset order) and the state after them, the same state
+    ``reduce`` folds to;
+  - ``write_rows(conn, rows)``: execute those rows inside an open transaction (never commit).
+- ``plan_batch(events, start=None) -> PlannedBatch | None``: the events past the checkpoint (or
+  past ``start = (offset, state)``, where a batch planned earlier and not written yet ends),
+  planned; None when none is new. Runs outside any transaction, in any thread, so a host can
+  plan the next batch while the current one is being written.
+- ``write_batch(conn, planned)``: the one place that writes a processor's rows together with its
+  ``processor_state`` checkpoint (inside the caller's transaction).
+- ``ingest`` (from ``StreamProcessor``) plans and writes in ONE transaction, in a worker thread,
+  and only then advances the in-memory state. ``load_sync()`` reads the checkpoint from a
+  synchronous caller.
 
 Used on their own (each processor its own transaction) or composed by
 ``mirror.processors.mirror_writer.MirrorWriter`` (all processors in one transaction).
@@ -18,14 +26,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import apsw
 
 from mirror.db import MirrorDb
-from mirror.processor import Event, EventBatch, StoredState, StreamProcessor
+from mirror.processor import Event, EventBatch, StoredState, StreamProcessor, events_after
 
 S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch(Generic[S]):
+    """One processor's new events, planned: their rows, the state after them, the offset of
+    the last one and how many there are. Valid only from where it was planned."""
+
+    exit_state: S
+    rows: Any
+    last_offset: int
+    count: int
 
 
 class MirrorProcessor(StreamProcessor[S]):
@@ -35,19 +55,35 @@ class MirrorProcessor(StreamProcessor[S]):
         super().__init__(subscription_key=subscription_key)
         self.db = db
 
-    def write_rows(self, conn: apsw.Connection, events: Sequence[Event], entry_state: S) -> S:
-        """Write the projection rows of ``events`` (new, in offset order) starting from
-        ``entry_state`` and return the state after them. Runs inside an open transaction; must
-        not commit."""
+    def plan_rows(self, events: Sequence[Event], entry_state: S) -> tuple[Any, S]:
+        """The rows of ``events`` (new, in offset order) from ``entry_state``, and the state
+        after them. Pure: no database, no mutation of ``entry_state``."""
         raise NotImplementedError
 
-    def write_batch(self, conn: apsw.Connection, events: Sequence[Event], entry_state: S) -> S:
-        """Rows and checkpoint of ``events`` (inside the caller's transaction); the exit state."""
-        exit_state = self.write_rows(conn, events, entry_state)
+    def write_rows(self, conn: apsw.Connection, rows: Any) -> None:
+        """Execute rows from ``plan_rows`` inside an open transaction; must not commit."""
+        raise NotImplementedError
+
+    def plan_batch(
+        self, events: Sequence[Event], start: tuple[int, S] | None = None
+    ) -> PlannedBatch[S] | None:
+        """Plan the events past the checkpoint, or past ``start`` when it is given."""
+        base_offset, entry_state = (self.checkpoint_offset, self.state) if start is None else start
+        new = events_after(events, base_offset)
+        if not new:
+            return None
+        rows, exit_state = self.plan_rows(new, entry_state)
+        return PlannedBatch(exit_state, rows, new[-1]["offset"], len(new))
+
+    def write_batch(self, conn: apsw.Connection, planned: PlannedBatch[S]) -> None:
+        """Rows and checkpoint of a planned batch (inside the caller's transaction)."""
+        self.write_rows(conn, planned.rows)
         self.db.write_checkpoint(
-            self.slug, self.subscription_key, self.dump_state(exit_state), events[-1]["offset"]
+            self.slug,
+            self.subscription_key,
+            self.dump_state(planned.exit_state),
+            planned.last_offset,
         )
-        return exit_state
 
     def load_sync(self) -> None:
         """Read the checkpoint now (blocking); a no-op once loaded."""
@@ -66,5 +102,7 @@ class MirrorProcessor(StreamProcessor[S]):
         await asyncio.to_thread(self._commit, batch.events, batch.entry_state)
 
     def _commit(self, events: Sequence[Event], entry_state: S) -> None:
+        rows, exit_state = self.plan_rows(events, entry_state)
+        planned = PlannedBatch(exit_state, rows, events[-1]["offset"], len(events))
         with self.db.transaction() as conn:
-            self.write_batch(conn, events, entry_state)
+            self.write_batch(conn, planned)

@@ -4,24 +4,26 @@ Public API:
 
 - ``EventFeedProcessor(db, subscription_key="")``: slug ``event-feed``, consumes every type, state
   ``mirror.feed_planner.FeedState`` (persisted with ``to_json``). ``reduce`` is
-  ``plan_feed(state, [event]).end_state``; ``write_rows`` runs ``plan_feed(entry_state, events)``
-  and executes its ops, so both paths share one planner.
-- ``write_feed_ops(conn, ops)``: execute planned ops (insert = upsert on ``local_index``,
-  update = ``last_offset``, ``event_count``, ``data``) inside the caller's transaction; inserts
-  go in multi-row statements, ``data`` is bound as JSONB.
+  ``plan_feed(state, [event]).end_state``; ``plan_rows`` runs ``plan_feed(entry_state, events)``
+  and turns its ops into statement parameters, so both paths share one planner.
+- ``feed_rows(ops, jsonb) -> FeedRows`` and ``write_feed_rows(conn, rows)``: planned ops as
+  parameters (insert = upsert on ``local_index``, update = ``last_offset``, ``event_count``,
+  ``data``), then executed inside the caller's transaction; inserts go in multi-row statements,
+  ``data`` is bound as JSONB.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import apsw
 
-from mirror.db import encode_json
+from mirror.db import MirrorDb, encode_json
 from mirror.feed_planner import FeedOp, FeedState, plan_feed
+from mirror.jsonb import JsonbEncoder
 from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor
 from mirror.schema import EVENT_FEED_SLUG
@@ -35,9 +37,12 @@ _UPSERT_TAIL = (
 _UPDATE_SQL = (
     "UPDATE feed_items SET last_offset = ?, event_count = ?, data = ? WHERE local_index = ?"
 )
-# Inserts go in multi-row statements: one step (and one apsw GIL hand-off) per statement
-# instead of per row; measured at about half the cost of a row under executemany.
-_ROWS_PER_INSERT = 50
+# Inserts go in multi-row statements: one step per statement instead of per row (about half the
+# cost of a row under executemany). Each statement is also a GIL hand-off for the writer thread,
+# which waits behind the planning and network threads during catch-up: 500 rows keep a page of
+# 5,000 events to about ten of them.
+_ROWS_PER_INSERT = 500
+_PARAMS_PER_ROW = 6
 
 
 @functools.lru_cache(maxsize=8)
@@ -46,59 +51,70 @@ def _upsert_sql(rows: int) -> str:
     return f"INSERT INTO feed_items {_COLUMNS} VALUES {values}{_UPSERT_TAIL}"
 
 
-# ``data`` is bound as JSONB made by SQLite's own ``jsonb()``, so rows skip a JSON parse each.
-# Group rows' data depends on the event type only: converted once per type and kept (most rows
-# are new groups on streams whose types interleave). Singleton rows are rare and converted as
-# they come.
+# ``data`` is bound as JSONB (``mirror.jsonb``), so the write parses nothing. Group rows' data
+# depends on the event type only: converted once per type and kept (most rows are new groups on
+# streams whose types interleave). Singleton rows are rare and converted as they come.
 _group_data_cache: dict[str, bytes] = {}
 _GROUP_DATA_CACHE_LIMIT = 4096
 
 
-def _to_jsonb(conn: apsw.Connection, value: object) -> bytes:
-    rows = conn.execute("SELECT jsonb(?)", (encode_json(value),)).fetchall()
-    return cast(bytes, rows[0][0])  # jsonb() always returns a blob
-
-
-def _data_jsonb(conn: apsw.Connection, op: FeedOp) -> bytes:
+def _data_jsonb(jsonb: JsonbEncoder, op: FeedOp) -> bytes:
     if op.event is not None:
-        return _to_jsonb(conn, op.data)
+        return jsonb.encode(encode_json(op.data))
     event_type = op.event_type
     cached = _group_data_cache.get(event_type)
     if cached is None:
         if len(_group_data_cache) >= _GROUP_DATA_CACHE_LIMIT:
             _group_data_cache.clear()
-        cached = _group_data_cache[event_type] = _to_jsonb(conn, op.data)
+        cached = _group_data_cache[event_type] = jsonb.encode(encode_json(op.data))
     return cached
 
 
-def write_feed_ops(conn: apsw.Connection, ops: Sequence[FeedOp]) -> None:
-    """Execute feed ops (at most one per row) inside the caller's transaction."""
-    rows = []
+@dataclass(frozen=True, slots=True)
+class FeedRows:
+    """Planned feed ops as statement parameters: the update of an older row (if any), then
+    the inserts in chunks of ``_ROWS_PER_INSERT`` rows (flat parameter lists)."""
+
+    update: tuple[object, ...] | None
+    insert_chunks: list[list[object]]
+
+
+def feed_rows(ops: Sequence[FeedOp], jsonb: JsonbEncoder) -> FeedRows:
+    """The parameters of ``ops`` (at most one per row; only the first can be an update)."""
+    update = None
+    flat: list[object] = []
     for op in ops:
         if op.kind == "insert":
-            rows.append(
+            flat.extend(
                 (
                     op.local_index,
                     op.component,
                     op.first_offset,
                     op.last_offset,
                     op.event_count,
-                    _data_jsonb(conn, op),
+                    _data_jsonb(jsonb, op),
                 )
             )
         else:
-            # Only the first op of a plan can be an update; it targets an older row.
-            conn.execute(
-                _UPDATE_SQL,
-                (op.last_offset, op.event_count, _data_jsonb(conn, op), op.local_index),
-            )
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        conn.execute(_upsert_sql(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+            update = (op.last_offset, op.event_count, _data_jsonb(jsonb, op), op.local_index)
+    step = _ROWS_PER_INSERT * _PARAMS_PER_ROW
+    return FeedRows(update, [flat[start : start + step] for start in range(0, len(flat), step)])
+
+
+def write_feed_rows(conn: apsw.Connection, rows: FeedRows) -> None:
+    """Execute planned feed rows inside the caller's transaction."""
+    if rows.update is not None:
+        conn.execute(_UPDATE_SQL, rows.update)
+    for chunk in rows.insert_chunks:
+        conn.execute(_upsert_sql(len(chunk) // _PARAMS_PER_ROW), chunk)
 
 
 class EventFeedProcessor(MirrorProcessor[FeedState]):
     slug = EVENT_FEED_SLUG
+
+    def __init__(self, db: MirrorDb, subscription_key: str = "") -> None:
+        super().__init__(db, subscription_key)
+        self._jsonb = JsonbEncoder()
 
     def initial_state(self) -> FeedState:
         return FeedState()
@@ -112,10 +128,12 @@ class EventFeedProcessor(MirrorProcessor[FeedState]):
     def reduce(self, state: FeedState, event: Event) -> FeedState:
         return plan_feed(state, [event]).end_state
 
-    def write_rows(
-        self, conn: apsw.Connection, events: Sequence[Event], entry_state: FeedState
-    ) -> FeedState:
+    def plan_rows(
+        self, events: Sequence[Event], entry_state: FeedState
+    ) -> tuple[FeedRows, FeedState]:
         # The same pure planner as ``reduce``, run once for the whole batch.
         plan = plan_feed(entry_state, events)
-        write_feed_ops(conn, plan.ops)
-        return plan.end_state
+        return feed_rows(plan.ops, self._jsonb), plan.end_state
+
+    def write_rows(self, conn: apsw.Connection, rows: FeedRows) -> None:
+        write_feed_rows(conn, rows)

@@ -6,9 +6,14 @@ Public API:
   ``EventFeedProcessor`` (``.feed``) over one ``MirrorDb``.
 - ``await ingest(events, stream_max_offset=None) -> int``: apply one or more delivered batches
   (concatenated, in offset order; overlaps and replays are dropped) in ONE SQLite transaction that
-  holds the raw rows, the feed rows and both checkpoints. The SQLite work runs in a worker thread
+  holds the raw rows, the feed rows and both checkpoints. The work runs in a worker thread
   (``asyncio.to_thread``); the in-memory states advance on the loop, after the commit. Returns
   the number of new events. Serialized with the processors' own ``ingest`` (their locks).
+- ``await plan(events, after=None) -> WriterPlan`` and ``await write(plan) -> int``: the same in
+  two steps, for a pipeline (catch-up) that plans the next page, in a worker thread, while the
+  current one is written. ``after`` chains a plan onto an earlier one not written yet. A plan is
+  written only if every processor still stands where it was planned from; otherwise (a failed
+  or concurrent write) its events are planned again first, so a stale plan can never be written.
 - ``await checkpoint() -> int``: the offset to resume after (``replayAfterOffset``); the lower
   of the two processors' checkpoints, 0 for an empty mirror.
 - ``await reconcile(server_created_at, server_max_offset) -> ReconcileDecision``: read the local
@@ -22,26 +27,41 @@ Public API:
 Why one transaction: the raw insert, the feed ops and the two checkpoint upserts share one
 commit (one WAL sync point instead of four), so catch-up pays SQLite's per-transaction cost
 once per chunk, and a crash can never leave rows without their checkpoint or the other way
-round. Each processor writes through its own ``write_batch`` (rows + checkpoint, from its own
-checkpointed state), the same code its standalone ``ingest`` uses; the feed plans with the same
-pure ``plan_feed`` its ``reduce`` uses.
+round. Each processor plans with its own ``plan_batch`` and writes through its own
+``write_batch`` (rows + checkpoint), the code its standalone ``ingest`` uses; the feed plans
+with the same pure ``plan_feed`` its ``reduce`` uses. Planning is pure (no transaction): the
+serialization, the JSONB conversion and the feed plan happen there, so the transaction holds
+SQLite work only.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mirror.db import MirrorDb
-from mirror.processor import Event, events_after
-from mirror.processors.base import MirrorProcessor
+from mirror.processor import Event
+from mirror.processors.base import MirrorProcessor, PlannedBatch
 from mirror.processors.event_feed import EventFeedProcessor
 from mirror.processors.raw_events import RawEventsProcessor
 from mirror.reconcile import ReconcileAction, ReconcileDecision, decide_reconcile
 
-# What one apply wrote, per processor: (processor, exit state, checkpoint offset, new events).
+# What one write wrote, per processor: (processor, exit state, checkpoint offset, new events).
 _Written = list[tuple[MirrorProcessor[Any], Any, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class WriterPlan:
+    """What one write will do: the events it was planned from and, per processor (in the
+    writer's order), where it was planned from, its planned batch (None when nothing was new
+    for it) and where the processor stands once the plan is written (``(offset, state)``)."""
+
+    events: Sequence[Event]
+    starts: tuple[tuple[int, Any], ...]
+    batches: tuple[PlannedBatch[Any] | None, ...]
+    ends: tuple[tuple[int, Any], ...]
 
 
 class MirrorWriter:
@@ -58,7 +78,18 @@ class MirrorWriter:
 
     async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> int:
         async with self.raw.lock, self.feed.lock:
-            written = await asyncio.to_thread(self._write, events)
+            written = await asyncio.to_thread(self._plan_and_write, events)
+            return self._advance(written)
+
+    async def plan(self, events: Sequence[Event], after: WriterPlan | None = None) -> WriterPlan:
+        if after is None:
+            async with self.raw.lock, self.feed.lock:
+                await asyncio.to_thread(self._load)
+        return await asyncio.to_thread(self._plan, events, after)
+
+    async def write(self, plan: WriterPlan) -> int:
+        async with self.raw.lock, self.feed.lock:
+            written = await asyncio.to_thread(self._write, plan)
             return self._advance(written)
 
     async def checkpoint(self) -> int:
@@ -78,7 +109,7 @@ class MirrorWriter:
     # -- blocking API -------------------------------------------------------------------------
 
     def apply_sync(self, events: Sequence[Event]) -> int:
-        return self._advance(self._write(events))
+        return self._advance(self._plan_and_write(events))
 
     def checkpoint_sync(self) -> int:
         self._load()
@@ -110,20 +141,44 @@ class MirrorWriter:
         for processor in self.processors:
             processor.load_sync()
 
-    def _write(self, events: Sequence[Event]) -> _Written:
-        """SQLite part of an apply (worker thread); memory is not touched here. Each processor
-        writes its rows and checkpoint for the events past its own checkpoint, all in one
-        transaction."""
+    def _plan(self, events: Sequence[Event], after: WriterPlan | None) -> WriterPlan:
+        """Plan every processor's batch (pure; any thread): from where ``after`` ends, or from
+        the loaded checkpoints."""
+        starts = (
+            tuple((p.checkpoint_offset, p.state) for p in self.processors)
+            if after is None
+            else after.ends
+        )
+        batches = tuple(
+            p.plan_batch(events, start) for p, start in zip(self.processors, starts, strict=True)
+        )
+        ends = tuple(
+            start if batch is None else (batch.last_offset, batch.exit_state)
+            for start, batch in zip(starts, batches, strict=True)
+        )
+        return WriterPlan(events, starts, batches, ends)
+
+    def _plan_and_write(self, events: Sequence[Event]) -> _Written:
         self._load()
-        pending = [(p, events_after(events, p.checkpoint_offset)) for p in self.processors]
+        return self._write(self._plan(events, None))
+
+    def _write(self, plan: WriterPlan) -> _Written:
+        """SQLite part of an apply (worker thread); memory is not touched here. Each processor
+        writes its rows and checkpoint, all in one transaction."""
+        self._load()
+        if not all(
+            p.checkpoint_offset == offset and p.state is state
+            for p, (offset, state) in zip(self.processors, plan.starts, strict=True)
+        ):
+            plan = self._plan(plan.events, None)  # planned from a state that is gone
         written: _Written = []
-        if not any(new for _, new in pending):
+        if not any(plan.batches):
             return written
         with self.db.transaction() as conn:
-            for processor, new in pending:
-                if new:
-                    exit_state = processor.write_batch(conn, new, processor.state)
-                    written.append((processor, exit_state, new[-1]["offset"], len(new)))
+            for processor, batch in zip(self.processors, plan.batches, strict=True):
+                if batch is not None:
+                    processor.write_batch(conn, batch)
+                    written.append((processor, batch.exit_state, batch.last_offset, batch.count))
         return written
 
     def _advance(self, written: _Written) -> int:

@@ -3,10 +3,12 @@
 Public API:
 
 - ``RawEventsProcessor(db, subscription_key="")``: slug ``raw-events``, consumes every type, state
-  ``{}``. ``write_rows`` inserts the events with one ``INSERT ... SELECT FROM jsonb_each(?)``: the
-  batch is serialized once (one orjson call) and SQLite converts it to JSONB once, instead of a
-  Python round trip per row.
-- ``insert_events(conn, events)``: that insert on its own (events in increasing offset order).
+  ``{}``. Its rows are one ``INSERT ... SELECT FROM jsonb_each(?)`` for the whole batch: planning
+  serializes the batch once (one orjson call) and converts it to JSONB once
+  (``mirror.jsonb.JsonbEncoder``), so the write itself parses nothing and makes no Python round
+  trip per row.
+- ``plan_insert(events, jsonb) -> RawRows`` / ``insert_events(conn, events, jsonb)``: that
+  insert on its own (events in increasing offset order).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 import apsw
 
-from mirror.db import encode_json
+from mirror.db import MirrorDb, encode_json
+from mirror.jsonb import JsonbEncoder
 from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor
 from mirror.schema import RAW_EVENTS_SLUG, REPLAY_CONFLICT
@@ -33,19 +36,30 @@ _INSERT_BY_OFFSET_SQL = (
     f"SELECT (value ->> '$.offset') - 1, value FROM jsonb_each(?1) WHERE true {REPLAY_CONFLICT}"
 )
 
+# The statement and its parameters.
+RawRows = tuple[str, tuple[object, ...]]
 
-def insert_events(conn: apsw.Connection, events: Sequence[Event]) -> None:
-    """Append ``events`` to ``events`` (inside the caller's transaction)."""
+
+def plan_insert(events: Sequence[Event], jsonb: JsonbEncoder) -> RawRows:
+    """The insert of ``events`` (in increasing offset order), ready to execute."""
     first = events[0]["offset"]
-    text = encode_json(list(events))
+    blob = jsonb.encode(encode_json(list(events)))
     if events[-1]["offset"] - first == len(events) - 1:
-        conn.execute(_INSERT_CONTIGUOUS_SQL, (text, first - 1))
-    else:
-        conn.execute(_INSERT_BY_OFFSET_SQL, (text,))
+        return _INSERT_CONTIGUOUS_SQL, (blob, first - 1)
+    return _INSERT_BY_OFFSET_SQL, (blob,)
+
+
+def insert_events(conn: apsw.Connection, events: Sequence[Event], jsonb: JsonbEncoder) -> None:
+    """Append ``events`` to ``events`` (inside the caller's transaction)."""
+    conn.execute(*plan_insert(events, jsonb))
 
 
 class RawEventsProcessor(MirrorProcessor[dict[str, Any]]):
     slug = RAW_EVENTS_SLUG
+
+    def __init__(self, db: MirrorDb, subscription_key: str = "") -> None:
+        super().__init__(db, subscription_key)
+        self._jsonb = JsonbEncoder()
 
     def initial_state(self) -> dict[str, Any]:
         return {}
@@ -53,8 +67,11 @@ class RawEventsProcessor(MirrorProcessor[dict[str, Any]]):
     def parse_state(self, stored: Any) -> dict[str, Any]:
         return dict(stored) if isinstance(stored, dict) else {}
 
-    def write_rows(
-        self, conn: apsw.Connection, events: Sequence[Event], entry_state: dict[str, Any]
-    ) -> dict[str, Any]:
-        insert_events(conn, events)
-        return entry_state
+    def plan_rows(
+        self, events: Sequence[Event], entry_state: dict[str, Any]
+    ) -> tuple[RawRows, dict[str, Any]]:
+        return plan_insert(events, self._jsonb), entry_state
+
+    def write_rows(self, conn: apsw.Connection, rows: RawRows) -> None:
+        sql, params = rows
+        conn.execute(sql, params)
