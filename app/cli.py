@@ -46,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from app.gc_tuning import tune_gc
+    from app.interpreter_tuning import tune_interpreter
 
-    tune_gc()
+    tune_interpreter()
     if args.self_test:
         from app.self_test import run_self_test
 

@@ -38,7 +38,7 @@ import apsw
 import orjson
 from bench_support import StallProbe, start_server
 
-from app.gc_tuning import tune_gc
+from app.interpreter_tuning import tune_interpreter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STREAM = "/bench/catchup"
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pattern", choices=("random", "runs"), default="random")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the files")
     args = parser.parse_args(argv)
-    tune_gc()  # the process runs with the app's GC settings (app.cli.main)
+    tune_interpreter()  # the process runs with the app's settings (app.cli.main)
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-catchup-") as tmp:
         directory = Path(tmp)

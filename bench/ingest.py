@@ -35,7 +35,7 @@ import apsw
 import orjson
 from bench_support import StallProbe
 
-from app.gc_tuning import tune_gc
+from app.interpreter_tuning import tune_interpreter
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also ingest through the async API and report the longest event-loop stall",
     )
     args = parser.parse_args(argv)
-    tune_gc()  # the process runs with the app's GC settings (app.cli.main)
+    tune_interpreter()  # the process runs with the app's settings (app.cli.main)
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-bench-") as tmp:
         directory = Path(tmp)

@@ -35,7 +35,7 @@ from typing import Any
 
 from bench_support import start_server
 
-from app.gc_tuning import tune_gc
+from app.interpreter_tuning import tune_interpreter
 from mirror.runtime import RuntimeRegistry, RuntimeStatus, RuntimeTiming
 from wire.stream_client import StreamClient
 
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between appends")
     parser.add_argument("--follower", nargs=2, metavar=("DATA_DIR", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    tune_gc()  # the process runs with the app's GC settings (app.cli.main)
+    tune_interpreter()  # the process runs with the app's settings (app.cli.main)
     if args.follower:
         asyncio.run(follower(Path(args.follower[0]), args.follower[1]))
         return 0

@@ -26,7 +26,7 @@ import qasync
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
-from app.gc_tuning import tune_gc
+from app.interpreter_tuning import tune_interpreter
 from app.settings import Settings
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--mirror", type=Path, help="build here (or reuse) instead of a temp dir")
     args = parser.parse_args()
-    tune_gc()  # the process runs with the app's GC settings (app.cli.main)
+    tune_interpreter()  # the process runs with the app's settings (app.cli.main)
     with tempfile.TemporaryDirectory() as scratch:
         mirror = args.mirror or Path(scratch) / "bench.sqlite3"
         built = build_mirror(mirror, args.events)

@@ -30,7 +30,7 @@ from bench_support import start_server
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.gc_tuning import tune_gc
+from app.interpreter_tuning import tune_interpreter
 from app.settings import Settings
 from mirror.runtime import RuntimeRegistry
 from server.run import EmbeddedServer
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--in-process", action="store_true")
     args = parser.parse_args()
-    tune_gc()  # the process runs with the app's GC settings (app.cli.main)
+    tune_interpreter()  # the process runs with the app's settings (app.cli.main)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         embedded: EmbeddedServer | None = None
