@@ -9,7 +9,8 @@ Public API:
   Attributes ``path``, ``schema_reset`` (the schema was rebuilt on open) and ``quarantined_to``
   (where an unreadable file was moved, or None).
   All methods are blocking and thread-safe (one internal lock); the async runtime calls them
-  through ``asyncio.to_thread`` so its event loop never waits on SQLite.
+  through ``asyncio.to_thread`` so its event loop never waits on SQLite. WAL checkpoints run
+  in a thread of their own (``mirror.wal_checkpointer``), not inside the writer's commits.
   - ``transaction()``: context manager, ``BEGIN IMMEDIATE`` ... ``COMMIT``, yielding the apsw
     connection; a failed ROLLBACK is logged and never hides the original error. Re-entrant (an
     inner call joins the outer transaction). Commit listeners run after each commit.
@@ -49,6 +50,7 @@ from mirror.schema import (
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
 )
+from mirror.wal_checkpointer import WalCheckpointer
 
 __all__ = [
     "EventRow",
@@ -133,6 +135,7 @@ class MirrorDb(MirrorReads):
         self._listeners: list[Callable[[], None]] = []
         self.schema_reset = False
         self.quarantined_to: Path | None = None
+        self._checkpointer: WalCheckpointer | None = None
 
     @classmethod
     def open(cls, path: Path | str) -> MirrorDb:
@@ -171,6 +174,7 @@ class MirrorDb(MirrorReads):
         except BaseException:
             conn.close()
             raise
+        db._checkpointer = WalCheckpointer.attach(conn, path)
         return db
 
     # -- opening ------------------------------------------------------------------------------
@@ -262,6 +266,8 @@ class MirrorDb(MirrorReads):
             try:
                 yield conn
                 conn.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.after_commit(conn)
             except BaseException:
                 try:
                     if conn.in_transaction:
@@ -293,6 +299,9 @@ class MirrorDb(MirrorReads):
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self._conn.close()
 
     # -- writes ---------------------------------------------------------------------------------

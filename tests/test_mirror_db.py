@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import apsw
 import orjson
 import pytest
 
+from mirror import wal_checkpointer
 from mirror.db import MirrorDb, MirrorReader, encode_json
 from mirror.jsonb import JsonbEncoder
 from mirror.processors import MirrorWriter
@@ -340,3 +343,45 @@ def test_failed_transaction_rolls_back_and_connection_stays_usable(db: MirrorDb)
     assert db.event_count() == 0
     insert(db, [ev(1)])
     assert db.event_count() == 1
+
+
+# -- WAL checkpoints ------------------------------------------------------------------------------
+
+
+def test_wal_checkpoints_run_outside_the_writers_commits(db: MirrorDb) -> None:
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    # SQLite's automatic checkpoint (inside the writer's commits) is replaced by the thread.
+    assert db._scalar("PRAGMA wal_autocheckpoint") == 0
+    writer = MirrorWriter(db)
+    big = "x" * 2000
+    for first in range(1, 4001, 500):  # about 8 MB through the WAL: past the 1,000-page mark
+        writer.apply_sync([ev(n, text=big) for n in range(first, first + 500)])
+    deadline = time.monotonic() + 10
+    while checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.checkpoints >= 1
+    assert db.path.stat().st_size > 4_000_000  # pages reached the database file itself
+    assert db.event_count() == 4000 and checkpointer.backstops == 0
+
+
+def test_a_wal_past_the_backstop_is_checkpointed_by_the_writer(
+    db: MirrorDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    monkeypatch.setattr(wal_checkpointer, "BACKSTOP_PAGES", 50)
+    monkeypatch.setattr(wal_checkpointer, "WAL_PAGES", 10**9)  # the thread never asks here
+    writer = MirrorWriter(db)
+    writer.apply_sync([ev(n, text="y" * 2000) for n in range(1, 301)])  # about 150 pages
+    assert checkpointer.backstops == 1 and checkpointer.checkpoints == 0
+    assert db.path.stat().st_size > 500_000
+
+
+def test_closing_the_mirror_stops_its_checkpoint_thread(tmp_path: Path) -> None:
+    before = {t.name for t in threading.enumerate()}
+    mirror = MirrorDb.open(tmp_path / "c.sqlite3")
+    names = {t.name for t in threading.enumerate()} - before
+    assert names == {"wal checkpoints c.sqlite3"}
+    mirror.close()
+    assert not {t.name for t in threading.enumerate()} & names
