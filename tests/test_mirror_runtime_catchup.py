@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -92,6 +92,24 @@ async def test_the_next_page_is_fetched_and_planned_while_one_is_written() -> No
     assert planned == written == list(range(1, 1001, 100))
 
 
+async def attempt(
+    fetch: Callable[[int, int], Awaitable[Page]],
+    plan: Callable[[Page, Page | None], Awaitable[Page]],
+    write: Callable[[Page], Awaitable[None]],
+) -> int:
+    return await catch_up(
+        fetch,
+        plan,
+        write,
+        after=0,
+        total=1000,
+        page_size=100,
+        deadline=5.0,
+        on_progress=lambda _: None,
+        clock=lambda: 0.0,
+    )
+
+
 async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
     stream = FakeStream(1000)
 
@@ -99,17 +117,7 @@ async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
         raise ValueError("disk says no")
 
     with pytest.raises(CatchupWriteError) as caught:
-        await catch_up(
-            stream.fetch,
-            stream.plan,
-            failing_write,
-            after=0,
-            total=1000,
-            page_size=100,
-            deadline=5.0,
-            on_progress=lambda _: None,
-            clock=lambda: 0.0,
-        )
+        await attempt(stream.fetch, stream.plan, failing_write)
     assert isinstance(caught.value.__cause__, ValueError)
 
     async def failing_plan(page: Page, previous: Page | None) -> Page:
@@ -118,17 +126,7 @@ async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
         return page
 
     with pytest.raises(CatchupWriteError) as caught:
-        await catch_up(
-            stream.fetch,
-            failing_plan,
-            stream.write,
-            after=0,
-            total=1000,
-            page_size=100,
-            deadline=5.0,
-            on_progress=lambda _: None,
-            clock=lambda: 0.0,
-        )
+        await attempt(stream.fetch, failing_plan, stream.write)
     assert isinstance(caught.value.__cause__, TypeError)
 
     async def failing_fetch(after: int, limit: int) -> Page:
@@ -137,14 +135,4 @@ async def test_write_failures_are_told_apart_from_fetch_failures() -> None:
         return await stream.fetch(after, limit)
 
     with pytest.raises(ConnectionError):
-        await catch_up(
-            failing_fetch,
-            stream.plan,
-            stream.write,
-            after=0,
-            total=1000,
-            page_size=100,
-            deadline=5.0,
-            on_progress=lambda _: None,
-            clock=lambda: 0.0,
-        )
+        await attempt(failing_fetch, stream.plan, stream.write)
