@@ -18,7 +18,7 @@ from mirror import wal_checkpointer
 from mirror.db import MirrorDb, MirrorReader, encode_json
 from mirror.jsonb import JsonbEncoder
 from mirror.processors import MirrorWriter
-from mirror.processors.raw_events import insert_events
+from mirror.processors.raw_events import plan_insert
 from mirror.schema import (
     CONTINUITY_CHANGED_MESSAGE,
     EVENT_FEED_SLUG,
@@ -45,7 +45,7 @@ _JSONB = JsonbEncoder()
 
 def insert(db: MirrorDb, events: list[dict[str, Any]]) -> None:
     with db.transaction() as conn:
-        insert_events(conn, events, _JSONB)
+        conn.execute(*plan_insert(events, _JSONB))
 
 
 def test_fresh_file_has_schema_wal_and_version(db: MirrorDb) -> None:
@@ -183,7 +183,7 @@ def test_reader_reads_while_the_writer_holds_a_transaction(db: MirrorDb) -> None
     reader = db.open_reader()
     version = reader.data_version()
     with db.transaction() as conn:
-        insert_events(conn, [ev(3)], _JSONB)
+        conn.execute(*plan_insert([ev(3)], _JSONB))
         # WAL: the reader sees the last commit at once, no waiting on the open write.
         assert reader.event_count() == 2
     assert reader.event_count() == 3
@@ -338,7 +338,7 @@ def test_discard_clears_everything_in_one_commit(db: MirrorDb) -> None:
 
 def test_failed_transaction_rolls_back_and_connection_stays_usable(db: MirrorDb) -> None:
     with pytest.raises(ZeroDivisionError), db.transaction() as conn:
-        insert_events(conn, [ev(1)], _JSONB)
+        conn.execute(*plan_insert([ev(1)], _JSONB))
         raise ZeroDivisionError
     assert db.event_count() == 0
     insert(db, [ev(1)])

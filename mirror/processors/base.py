@@ -102,7 +102,8 @@ class MirrorProcessor(StreamProcessor[S]):
         await asyncio.to_thread(self._commit, batch.events, batch.entry_state)
 
     def _commit(self, events: Sequence[Event], entry_state: S) -> None:
-        rows, exit_state = self.plan_rows(events, entry_state)
-        planned = PlannedBatch(exit_state, rows, events[-1]["offset"], len(events))
+        planned = self.plan_batch(events, (self.checkpoint_offset, entry_state))
+        if planned is None:
+            return
         with self.db.transaction() as conn:
             self.write_batch(conn, planned)

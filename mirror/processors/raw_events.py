@@ -7,8 +7,8 @@ Public API:
   serializes the batch once (one orjson call) and converts it to JSONB once
   (``mirror.jsonb.JsonbEncoder``), so the write itself parses nothing and makes no Python round
   trip per row.
-- ``plan_insert(events, jsonb) -> RawRows`` / ``insert_events(conn, events, jsonb)``: that
-  insert on its own (events in increasing offset order).
+- ``plan_insert(events, jsonb) -> RawRows``: that insert on its own (events in increasing offset
+  order), as ``(sql, params)`` to execute.
 """
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ def plan_insert(events: Sequence[Event], jsonb: JsonbEncoder) -> RawRows:
     if events[-1]["offset"] - first == len(events) - 1:
         return _INSERT_CONTIGUOUS_SQL, (blob, first - 1)
     return _INSERT_BY_OFFSET_SQL, (blob,)
-
-
-def insert_events(conn: apsw.Connection, events: Sequence[Event], jsonb: JsonbEncoder) -> None:
-    """Append ``events`` to ``events`` (inside the caller's transaction)."""
-    conn.execute(*plan_insert(events, jsonb))
 
 
 class RawEventsProcessor(MirrorProcessor[dict[str, Any]]):
