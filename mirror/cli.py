@@ -6,7 +6,8 @@ sets ``run(args) -> int`` (the exit code).
 - ``mirror URL PATH [--namespace NS] [--token T] [--data-dir DIR] [--until-synced]``: mirror the
   stream into the data directory (the same mirror the desktop app uses) with a progress bar on
   stderr while catching up, then keep tailing until Ctrl-C (or, with ``--until-synced``, exit
-  once the mirror holds everything the server had when the sync began).
+  0 once the mirror holds the server's current incarnation up to its head; a reset meanwhile
+  means another round, and a runtime that stops dialling exits 1).
 - ``tail URL PATH [--after N]``: print events as JSON lines on stdout (after offset N; default:
   only new events) until Ctrl-C.
 - ``append URL PATH JSON``: append one event (a JSON object); prints the committed event.
@@ -31,6 +32,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -175,7 +177,7 @@ class ProgressPrinter:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
-        self._shown: tuple[str, str, str | None] | None = None
+        self._shown: tuple[str, str, str | None, str | None] | None = None
         self._bar_open = False
         self._last_plain = 0.0
 
@@ -183,7 +185,7 @@ class ProgressPrinter:
         if status.catchup is not None:
             self._progress(status)
             return
-        shown = (status.connection, status.role, status.last_error)
+        shown = (status.connection, status.role, status.last_error, status.notice)
         if shown == self._shown:
             return
         self._shown = shown
@@ -251,12 +253,25 @@ async def _mirror(
             # The runtime stops dialling; a headless run has nobody to fix the token.
             refused.append(f"{status.last_error}; {_TOKEN_HINT}")
             stop.set()
+        elif status.connection == "failed":
+            refused.append(f"mirroring stopped: {status.last_error}")
+            stop.set()
 
     async def synced() -> None:
-        await runtime.wait_until(lambda status: status.connection == "subscribed")
-        state = await runtime.runtime_state()
-        target = int(state["coreProcessorState"]["maxOffset"])
-        await runtime.wait_until(lambda status: status.event_count >= target)
+        """Until the mirror holds the server's current incarnation up to its head."""
+        while True:
+            await runtime.wait_until(lambda status: status.connection == "subscribed")
+            core = (await runtime.runtime_state())["coreProcessorState"]
+            target, created_at = int(core["maxOffset"]), core["createdAt"]
+
+            status = await runtime.wait_until(partial(_head_or_dropped, created_at, target))
+            if not _holds_head(created_at, target, status):
+                continue
+            # Still the server's incarnation now that the mirror got there (a reset meanwhile
+            # means another round).
+            core = (await runtime.runtime_state())["coreProcessorState"]
+            if core["createdAt"] == runtime.status.incarnation:
+                return
 
     runtime.add_listener(on_status)
     runtime.retain()
@@ -279,6 +294,14 @@ async def _mirror(
         return _fail(refused[0])
     print(f"stopped; the mirror holds {runtime.status.event_count:,} events", file=sys.stderr)
     return EXIT_OK
+
+
+def _holds_head(incarnation: str, head: int, status: RuntimeStatus) -> bool:
+    return status.incarnation == incarnation and status.event_count >= head
+
+
+def _head_or_dropped(incarnation: str, head: int, status: RuntimeStatus) -> bool:
+    return _holds_head(incarnation, head, status) or status.connection != "subscribed"
 
 
 # -- tail -----------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Public API:
 
-- ``LiveBinding(path, *, loop, poll_interval, coalesce_interval)``:
+- ``LiveBinding(path, *, loop, poll_interval, coalesce_interval, on_damage=None)``
+  (``on_damage(message)`` on the loop when a query finds the file damaged):
   - ``watch(sql, params, callback) -> unwatch``: ``callback(rows)`` (on the loop) with the
     query's rows, first when it has run and then whenever they change. Watching a mirror file
     that does not exist yet is fine: the query starts once the file appears.
@@ -30,6 +31,7 @@ from typing import Any
 import apsw
 
 from mirror.db import MirrorReader as DbReader
+from mirror.integrity import is_damage
 from mirror.live_query import LiveQueries, LiveQuery
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,17 @@ RowsCallback = Callable[[list[tuple[Any, ...]]], None]
 
 
 class _Watch:
-    def __init__(self, sql: str, params: tuple[Any, ...], callback: RowsCallback) -> None:
+    def __init__(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        callback: RowsCallback,
+        on_damage: Callable[[str], None] | None,
+    ) -> None:
         self.sql = sql
         self.params = params
         self.callback = callback
+        self.on_damage = on_damage
         self.unsubscribe: Callable[[], None] | None = None
 
     def deliver(self, query: LiveQuery) -> None:
@@ -49,6 +58,8 @@ class _Watch:
             self.callback(list(query.rows))
         elif query.status == "error":
             log.warning("live query failed: %s (%s)", query.error, self.sql)
+            if self.on_damage is not None and is_damage(query.error):
+                self.on_damage(str(query.error))
 
 
 class LiveBinding:
@@ -59,8 +70,10 @@ class LiveBinding:
         loop: asyncio.AbstractEventLoop,
         poll_interval: float,
         coalesce_interval: float,
+        on_damage: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
+        self._on_damage = on_damage
         self._loop = loop
         self._poll_interval = poll_interval
         self._coalesce = coalesce_interval
@@ -77,7 +90,7 @@ class LiveBinding:
     def watch(
         self, sql: str, params: tuple[Any, ...], callback: RowsCallback
     ) -> Callable[[], None]:
-        watch = _Watch(sql, tuple(params), callback)
+        watch = _Watch(sql, tuple(params), callback, self._on_damage)
         self._watches.append(watch)
         if self._queries is not None:
             self._attach(self._queries, watch)

@@ -8,7 +8,9 @@ Public API:
   each time it opens the file (a schema rebuild drops ``mirror_meta``).
 - ``read_info(file) -> MirrorInfo | None``: a mirror file's identity and event count, read
   through a short-lived read-only connection; None for files that are not readable mirrors.
-- ``list_mirrors(data_dir) -> list[MirrorInfo]``: every mirror under ``<data_dir>/mirrors``.
+- ``list_mirrors(data_dir) -> list[MirrorInfo]``: every mirror under ``<data_dir>/mirrors``,
+  each with its archived incarnations in ``archives`` (oldest first); archives whose live mirror
+  is gone are listed on their own (``archived_at`` set).
 - ``save_copy(source, target, on_progress=None)``: a consistent copy of a mirror as one
   standalone SQLite file (the backup API, in steps of ``COPY_STEP_PAGES`` pages, all inside one
   read transaction of the source, so the copy is the snapshot it started from however busy the
@@ -22,6 +24,7 @@ Public API:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import uuid
@@ -30,9 +33,11 @@ from pathlib import Path
 
 import apsw
 
+from mirror.archive import ARCHIVED_AT_KEY, list_archives
 from mirror.db import MirrorDb
-from mirror.paths import MIRROR_FILES_GLOB, MIRRORS_DIR, guess_stream
+from mirror.paths import ARCHIVE_DIRS_GLOB, MIRROR_FILES_GLOB, MIRRORS_DIR, guess_stream
 from mirror.runtime_status import MirrorInfo
+from mirror.schema import INCARNATION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ def read_info(file: Path) -> MirrorInfo | None:
         return None
     try:
         conn.set_busy_timeout(1000)
-        meta = {
+        meta: dict[str, str] = {
             str(key): str(value)
             for key, value in conn.execute("SELECT key, value FROM mirror_meta").fetchall()
         }
@@ -83,6 +88,8 @@ def read_info(file: Path) -> MirrorInfo | None:
         path=meta.get(PATH_KEY) or path,
         file=file,
         event_count=int(count),
+        incarnation=meta.get(INCARNATION_KEY),
+        archived_at=meta.get(ARCHIVED_AT_KEY),
     )
 
 
@@ -91,11 +98,22 @@ def list_mirrors(data_dir: Path) -> list[MirrorInfo]:
     if not root.is_dir():
         return []
     found = []
-    for file in sorted(root.glob(MIRROR_FILES_GLOB)):
+    live = sorted(root.glob(MIRROR_FILES_GLOB))
+    for file in live:
         info = read_info(file)
         if info is not None:
-            found.append(info)
+            archives = tuple(_read_archives(file))
+            found.append(dataclasses.replace(info, archives=archives))
+    for folder in sorted(root.glob(ARCHIVE_DIRS_GLOB)):
+        orphan_of = folder.with_name(folder.name.removesuffix(".archives") + ".sqlite3")
+        if orphan_of not in live:
+            found.extend(_read_archives(orphan_of))
     return found
+
+
+def _read_archives(mirror: Path) -> list[MirrorInfo]:
+    infos = (read_info(file) for file in list_archives(mirror))
+    return [info for info in infos if info is not None]
 
 
 def install_id(data_dir: Path) -> str:

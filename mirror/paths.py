@@ -10,6 +10,11 @@ Public API:
 - ``writer_lock_file(mirror_path, schema_version=SCHEMA_VERSION) -> Path``: the cross-process
   writer-lock file beside the mirror; its name carries the schema version, so a process running
   another schema never waits behind (or blocks) this one.
+- ``archive_dir(mirror_path) -> Path``: ``<stream file stem>.archives/`` beside the mirror, where
+  earlier incarnations of the stream are kept after a reset; ``archive_file(mirror_path,
+  incarnation) -> Path``: ``incarnation-<createdAt as 20261205T142614.123Z>.sqlite3`` in it
+  (``incarnation-unknown-<now>`` when the mirror never recorded one). No archive ever matches
+  ``MIRROR_FILES_GLOB`` (they sit one level deeper); ``ARCHIVE_DIRS_GLOB`` matches the folders.
 - ``server_slug(server_url)``, ``namespace_dir_name(namespace)``, ``stream_file_name(path)``:
   the pieces, exposed for listing local mirrors.
 - ``MIRROR_FILES_GLOB``: the pattern, relative to ``<data_dir>/mirrors``, that matches every
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,8 +67,11 @@ MIRRORS_DIR = "mirrors"
 _STREAM_FILE_PREFIX = "stream-"
 _STREAM_FILE_SUFFIX = ".sqlite3"
 _ROOT_SEGMENT = "root"
+_ARCHIVES = ".archives"
+ARCHIVE_PREFIX = "incarnation-"
 # <server-slug>/<namespace-dir>/<stream file>, relative to <data_dir>/mirrors.
 MIRROR_FILES_GLOB = f"*/*/{_STREAM_FILE_PREFIX}*{_STREAM_FILE_SUFFIX}"
+ARCHIVE_DIRS_GLOB = f"*/*/{_STREAM_FILE_PREFIX}*{_ARCHIVES}"
 _STREAM_FILE_NAME = re.compile(
     rf"{re.escape(_STREAM_FILE_PREFIX)}[0-9a-f]{{16}}-(?P<segment>.+){re.escape(_STREAM_FILE_SUFFIX)}"
 )
@@ -71,6 +80,7 @@ _SERVER_READABLE_MAX = 40
 _NAMESPACE_MAX = 48
 _SEGMENT_MAX = 24
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
+_NOT_STAMP = re.compile(r"[^0-9A-Za-z.]+")
 _SAFE_NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _WINDOWS_DEVICE_NAMES = frozenset(
     {"con", "prn", "aux", "nul"}
@@ -162,6 +172,21 @@ def mirror_file(data_dir: Path | str, server_url: str, namespace: str, path: str
         / namespace_dir_name(namespace)
         / stream_file_name(path)
     )
+
+
+def archive_dir(mirror_path: Path) -> Path:
+    """The folder beside ``mirror_path`` that holds its archived incarnations."""
+    return mirror_path.with_name(mirror_path.name.removesuffix(_STREAM_FILE_SUFFIX) + _ARCHIVES)
+
+
+def archive_file(mirror_path: Path, incarnation: str | None) -> Path:
+    """Where the mirror of incarnation ``incarnation`` (a ``createdAt``) is archived."""
+    if incarnation is None:
+        stamp = "unknown-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    else:
+        # ``2026-12-05T14:26:14.123Z`` -> ``20261205T142614.123Z``: sortable, filename-safe.
+        stamp = _NOT_STAMP.sub("", incarnation)[:40].strip(".") or "x"
+    return archive_dir(mirror_path) / f"{ARCHIVE_PREFIX}{stamp}{_STREAM_FILE_SUFFIX}"
 
 
 def writer_lock_file(mirror_path: Path, schema_version: int = SCHEMA_VERSION) -> Path:

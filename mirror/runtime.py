@@ -2,14 +2,16 @@
 
 Public API:
 
-- ``RuntimeRegistry(data_dir, *, loop=None, timing=None)``: one per process; one
+- ``RuntimeRegistry(data_dir, *, loop=None, timing=None, keep_archives=3)``: one per process; one
   ``StreamRuntime`` per mirror file. ``acquire(server_url, namespace, path, *, token=None)``
   (``server_url`` is validated and made canonical with ``mirror.paths.validate_server_url``,
   raising ``ServerUrlError``, so every spelling of one server shares one runtime; a token
   given replaces the runtime's; ``server_url`` None: offline, the newest existing mirror of that
   stream, no network),
-  ``open_file(mirror_file)`` (offline, any mirror file), ``list_mirrors()``, ``aclose()``,
-  ``install_id`` (the per-install UUID stored in the data directory).
+  ``open_file(mirror_file)`` (offline, any mirror file or archive), ``list_mirrors()`` (each
+  live mirror carries its ``archives``), ``aclose()``, ``install_id`` (the per-install UUID
+  stored in the data directory). ``keep_archives``: how many archived incarnations each stream
+  keeps after resets (``mirror.archive``).
 - Re-exported: ``StreamRuntime``, ``RuntimeStatus``, ``CatchupProgress``, ``MirrorInfo``,
   ``RuntimeTiming``, ``ReconnectRecord``, ``RuntimeReader`` (a runtime's ``reader``),
   ``MirrorReader``, ``EventRow``, ``FeedRow``, ``OfflineError``.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from mirror.archive import DEFAULT_KEEP_ARCHIVES
 from mirror.mirror_files import install_id, list_mirrors, read_info
 from mirror.paths import mirror_file, validate_server_url
 from mirror.reader import EventRow, FeedRow, MirrorReader
@@ -66,9 +69,11 @@ class RuntimeRegistry:
         *,
         loop: asyncio.AbstractEventLoop | None = None,
         timing: RuntimeTiming | None = None,
+        keep_archives: int = DEFAULT_KEEP_ARCHIVES,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.timing = timing or RuntimeTiming()
+        self.keep_archives = keep_archives
         self._loop = loop
         self._runtimes: dict[_Key, StreamRuntime] = {}
         self._install_id: str | None = None
@@ -159,6 +164,7 @@ class RuntimeRegistry:
             timing=self.timing,
             loop=self._event_loop(),
             on_closed=lambda closed: self._forget(key, closed),
+            keep_archives=self.keep_archives,
         )
         self._runtimes[key] = runtime
         return runtime
@@ -172,7 +178,7 @@ class RuntimeRegistry:
         candidates = [
             info.file
             for info in list_mirrors(self.data_dir)
-            if info.namespace == namespace and info.path == path
+            if info.namespace == namespace and info.path == path and info.archived_at is None
         ]
         if not candidates:
             return mirror_file(self.data_dir, OFFLINE_SERVER, namespace, path)

@@ -2,11 +2,16 @@
 
 Public API:
 
-- ``RuntimeReader(path)``: the ``MirrorReader`` contract (``mirror.db_reads``) for the file at
-  ``path``, whatever happens to that file: while it does not exist every read returns an empty
-  result (``"null"`` for JSON, ``query_readonly`` raises ``FileNotFoundError``); the reader is
-  opened when the file appears and opened again when the file is replaced (a mirror moved aside
-  and rebuilt). Thread-safe, like the ``MirrorReader`` it delegates to. ``close()``.
+- ``RuntimeReader(path, on_damage=None)``: the ``MirrorReader`` contract (``mirror.db_reads``)
+  for the file at ``path``, whatever happens to that file: while it does not exist every read
+  returns an empty result (``"null"`` for JSON, ``query_readonly`` raises
+  ``FileNotFoundError``); the reader is opened when the file appears and opened again when the
+  file is replaced (a mirror moved aside and rebuilt). Thread-safe, like the ``MirrorReader``
+  it delegates to. ``close()``.
+  A damaged file (``mirror.integrity.is_damage``) never raises SQLite's error into a view: the
+  read answers as for a missing file and ``on_damage(message)`` (any thread) is told, so the
+  runtime can heal it or say why; ``query_readonly`` and ``iter_events_json`` raise
+  ``DamagedMirrorError`` with a message for people.
 
 A runtime hands out its ``reader`` as soon as it is acquired, but a follower's (or a fresh
 mirror's) file may not exist yet, and ``MirrorReader`` never creates one.
@@ -17,20 +22,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import apsw
 
 from mirror.db_reads import EventRow, FeedRow, MirrorReader
+from mirror.integrity import DamagedMirrorError, is_damage
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class RuntimeReader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_damage: Callable[[str], None] | None = None) -> None:
         self.path = path
+        self._on_damage = on_damage
         self._lock = threading.Lock()
         self._reader: MirrorReader | None = None
         self._identity: tuple[int, int] | None = None
@@ -60,56 +69,79 @@ class RuntimeReader:
             self._identity = identity
             return self._reader
 
-    def event_count(self) -> int:
+    def _read(self, read: Callable[[MirrorReader], T], default: T) -> T:
+        """``read(reader)``, or ``default`` while there is no file; damage is reported to
+        ``on_damage`` and answered with ``default`` (views show the runtime's notice)."""
         reader = self._current()
-        return 0 if reader is None else reader.event_count()
+        if reader is None:
+            return default
+        try:
+            return read(reader)
+        except apsw.Error as error:
+            if not is_damage(error):
+                raise
+            self._report(error)
+            return default
+
+    def _report(self, error: BaseException) -> None:
+        log.warning("mirror file %s is damaged: %s", self.path, error)
+        if self._on_damage is not None:
+            self._on_damage(str(error))
+
+    def event_count(self) -> int:
+        return self._read(lambda reader: reader.event_count(), 0)
 
     def max_offset(self) -> int:
-        reader = self._current()
-        return 0 if reader is None else reader.max_offset()
+        return self._read(lambda reader: reader.max_offset(), 0)
 
     def type_counts(self) -> dict[str, int]:
-        reader = self._current()
-        return {} if reader is None else reader.type_counts()
+        return self._read(lambda reader: reader.type_counts(), {})
 
     def filtered_count(self, types: Sequence[str] | None) -> int:
-        reader = self._current()
-        return 0 if reader is None else reader.filtered_count(types)
+        return self._read(lambda reader: reader.filtered_count(types), 0)
 
     def events_range(
         self, start: int, limit: int, types: Sequence[str] | None = None
     ) -> list[EventRow]:
-        reader = self._current()
-        return [] if reader is None else reader.events_range(start, limit, types)
+        return self._read(lambda reader: reader.events_range(start, limit, types), [])
 
     def event_json(self, offset: int) -> str:
-        reader = self._current()
-        return "null" if reader is None else reader.event_json(offset)
+        return self._read(lambda reader: reader.event_json(offset), "null")
 
     def iter_events_json(
         self, types: Sequence[str] | None = None, batch: int = 1000
     ) -> Iterator[str]:
         reader = self._current()
-        if reader is not None:
+        if reader is None:
+            return
+        try:
             yield from reader.iter_events_json(types, batch)
+        except apsw.Error as error:
+            if not is_damage(error):
+                raise
+            self._report(error)
+            raise DamagedMirrorError(_damaged(self.path, error)) from error
 
     def feed_count(self) -> int:
-        reader = self._current()
-        return 0 if reader is None else reader.feed_count()
+        return self._read(lambda reader: reader.feed_count(), 0)
 
     def feed_range(self, start: int, limit: int) -> list[FeedRow]:
-        reader = self._current()
-        return [] if reader is None else reader.feed_range(start, limit)
+        return self._read(lambda reader: reader.feed_range(start, limit), [])
 
     def feed_item_json(self, local_index: int) -> str:
-        reader = self._current()
-        return "null" if reader is None else reader.feed_item_json(local_index)
+        return self._read(lambda reader: reader.feed_item_json(local_index), "null")
 
     def query_readonly(self, sql: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
         reader = self._current()
         if reader is None:
             raise FileNotFoundError(f"there is no local mirror at {self.path} yet")
-        return reader.query_readonly(sql, max_rows)
+        try:
+            return reader.query_readonly(sql, max_rows)
+        except apsw.Error as error:
+            if not is_damage(error):
+                raise
+            self._report(error)
+            raise DamagedMirrorError(_damaged(self.path, error)) from error
 
     def interrupt_query(self) -> None:
         reader = self._reader
@@ -122,6 +154,10 @@ class RuntimeReader:
             reader, self._reader = self._reader, None
         if reader is not None:
             _close_quietly(reader)
+
+
+def _damaged(path: Path, error: BaseException) -> str:
+    return f"the mirror file {path.name} is damaged ({error})"
 
 
 def _close_quietly(reader: MirrorReader) -> None:

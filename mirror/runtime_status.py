@@ -3,10 +3,12 @@
 Public API (re-exported by ``mirror.runtime``, the contract in docs/architecture.md):
 
 - ``RuntimeStatus``: ``connection`` (one of ``CONNECTIONS``), ``role`` (one of ``ROLES``),
-  ``event_count``, ``max_offset``, ``last_error``, ``catchup``, ``clear_version``, ``notice``.
+  ``event_count``, ``max_offset``, ``last_error``, ``catchup``, ``clear_version``, ``notice``,
+  ``incarnation`` (read from the mirror file with the count, so the two always agree).
 - ``CatchupProgress(done, total, rate)``: events mirrored of the server's total, events/s.
 - ``MirrorInfo``: one mirror file on disk (``server_url`` as recorded in the file, ``namespace``,
-  ``path``, ``file``, ``event_count``).
+  ``path``, ``file``, ``event_count``, ``incarnation``; ``archived_at`` for an archive, and a
+  live mirror's ``archives``).
 - ``RuntimeTiming``: every delay and size the runtime uses; tests shorten some of them.
 - ``ReconnectRecord(reason, delay, wait)``: one call of the reconnect path (``delay`` asked for,
   ``wait`` actually armed, longer while an ingest backoff is pending).
@@ -27,6 +29,9 @@ CONNECTIONS = (
     "reconnecting",
     # The server refused the token (HTTP 401): no more dialling until ``reconnect()``.
     "unauthorized",
+    # A fault retrying cannot heal (a mirror file damaged again and again): no more dialling
+    # until ``reconnect()``; ``last_error`` says what to check.
+    "failed",
     "closed",
 )
 ROLES = ("idle", "electing", "leader", "follower")
@@ -54,6 +59,8 @@ class RuntimeStatus:
     catchup: CatchupProgress | None = None
     clear_version: int = 0
     notice: str | None = None
+    # The stream incarnation (``createdAt``) the local mirror holds, None before it records one.
+    incarnation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,10 @@ class MirrorInfo:
     path: str
     file: Path
     event_count: int
+    incarnation: str | None = None
+    # Set on an archive of an earlier incarnation (mirror.archive): when it was moved aside.
+    archived_at: str | None = None
+    archives: tuple[MirrorInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

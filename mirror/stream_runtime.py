@@ -52,14 +52,16 @@ from typing import Any, TypeVar
 
 import httpx
 
+from mirror.archive import DEFAULT_KEEP_ARCHIVES, archive_mirror, prune_archives
 from mirror.backoff import IngestBackoff, ReconnectCause, reconnect_delay
 from mirror.catchup import CatchupWriteError, catch_up
-from mirror.db import MirrorDb
+from mirror.db import MirrorDb, quarantine_file
 from mirror.election import WriterElection
+from mirror.integrity import is_damage, quick_check
 from mirror.live_binding import LiveBinding
 from mirror.mirror_files import record_identity, save_copy
 from mirror.paths import writer_lock_file
-from mirror.processors import MirrorWriter
+from mirror.processors import IncarnationMismatch, MirrorWriter
 from mirror.reconcile import ReconcileAction
 from mirror.runtime_reader import RuntimeReader
 from mirror.runtime_status import (
@@ -84,6 +86,8 @@ _COUNTS_SQL = (
     "SELECT (SELECT max(local_index) + 1 FROM events), "
     "(SELECT value FROM mirror_meta WHERE key = 'incarnation')"
 )
+# Damage found again this many times with no successful write in between: stop dialling.
+MAX_DAMAGE_HEALS = 3
 FOLLOWER_CANNOT_CLEAR = (
     "another Streamdesk process is writing this mirror; clear it there (or close it first)"
 )
@@ -121,19 +125,21 @@ class StreamRuntime:
         timing: RuntimeTiming,
         loop: asyncio.AbstractEventLoop,
         on_closed: Callable[[StreamRuntime], None],
+        keep_archives: int = DEFAULT_KEEP_ARCHIVES,
     ) -> None:
         self.server_url = server_url
         self.namespace = namespace
         self.path = path
         self.mirror_file = mirror_file
         self.subscription_key = subscription_key
-        self.reader = RuntimeReader(mirror_file)
+        self.reader = RuntimeReader(mirror_file, on_damage=self._damage_reported_threadsafe)
         # Every reconnect asked for (reason, delay asked, wait armed): for diagnostics and tests.
         self.reconnect_history: deque[ReconnectRecord] = deque(maxlen=256)
         self._token = token
         self._timing = timing
         self._loop = loop
         self._on_closed = on_closed
+        self._keep_archives = keep_archives
         self._status = RuntimeStatus(
             connection="offline" if server_url is None else "connecting", role="idle"
         )
@@ -152,6 +158,7 @@ class StreamRuntime:
             loop=loop,
             poll_interval=timing.live_poll,
             coalesce_interval=timing.coalesce,
+            on_damage=self._damage_reported,
         )
         self._unwatch_counts: Callable[[], None] | None = None
         self._seen_incarnation: str | None = None
@@ -172,7 +179,8 @@ class StreamRuntime:
         self._probe_task: asyncio.Task[None] | None = None
         self._write_task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
-        self._pending: deque[tuple[int, Sequence[Event]]] = deque()
+        # (epoch, incarnation, events): what was delivered, waiting for the writer.
+        self._pending: deque[tuple[int, str, Sequence[Event]]] = deque()
         self._pending_events = 0
         self._wake = asyncio.Event()
         self._backoff = IngestBackoff()
@@ -180,6 +188,10 @@ class StreamRuntime:
         self._incarnation: str | None = None
         self._last_delivered = 0
         self._deliveries = 0
+        # Damage seen in the mirror file: the next dial moves the file aside first.
+        self._damage: str | None = None
+        self._damage_heals = 0
+        self._integrity_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         where = self.server_url or "offline"
@@ -251,7 +263,11 @@ class StreamRuntime:
     def _on_counts(self, rows: list[tuple[Any, ...]]) -> None:
         count = int(rows[0][0] or 0) if rows else 0
         incarnation = None if not rows or rows[0][1] is None else str(rows[0][1])
-        changes: dict[str, Any] = {"event_count": count, "max_offset": count}
+        changes: dict[str, Any] = {
+            "event_count": count,
+            "max_offset": count,
+            "incarnation": incarnation,
+        }
         if self._status.role != "leader":
             # Another process discarded or rebuilt the mirror: the views must reload.
             replaced = (
@@ -346,6 +362,7 @@ class StreamRuntime:
             self._probe_task,
             self._dial_task,
             self._write_task,
+            self._integrity_task,
         ):
             self._cancel(task)
         subscription, self._subscription = self._subscription, None
@@ -439,6 +456,7 @@ class StreamRuntime:
     def reconnect(self) -> None:
         """Drop the current connection and dial again now (a no-op unless this process
         writes the mirror)."""
+        self._damage_heals = 0
         self._reconnect("reconnect requested", 0.0, is_error=False)
 
     def _reconnect(self, reason: str, delay: float, *, is_error: bool) -> None:
@@ -460,12 +478,18 @@ class StreamRuntime:
     def _unauthorized(self, error: AuthError) -> None:
         """The server refused our token: stop dialling until ``reconnect()`` (retrying a
         refused token cannot succeed; the user fixes it first)."""
+        log.warning("%s: the server refused the token; not dialling again until asked", self)
+        self._stop_dialling(_describe(error), connection="unauthorized")
+
+    def _stop_dialling(self, reason: str, connection: str = "failed") -> None:
+        """A fault retrying cannot heal: nothing dials again until ``reconnect()``."""
         self._drop_connection()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        log.warning("%s: the server refused the token; not dialling again until asked", self)
-        self._set(connection="unauthorized", catchup=None, last_error=_describe(error))
+        if connection == "failed":
+            log.error("%s: %s; not dialling again until asked", self, reason)
+        self._set(connection=connection, catchup=None, last_error=reason)
 
     def _drop_connection(self) -> None:
         self._epoch += 1
@@ -543,7 +567,104 @@ class StreamRuntime:
         else:
             self._live.ensure_open()
             self._live.refresh()
+        self._cancel(self._integrity_task)
+        self._integrity_task = self._spawn(self._check_integrity(db), "integrity check")
         return self._writer
+
+    async def _check_integrity(self, db: MirrorDb) -> None:
+        """``PRAGMA quick_check`` of a freshly opened mirror, off the loop and on a connection
+        of its own (the writer goes on meanwhile): damage anywhere in the file is found."""
+        started = self._loop.time()
+        try:
+            problem = await asyncio.to_thread(quick_check, db.path)
+        except Exception as error:
+            log.warning("%s: could not check the mirror file: %s", self, _describe(error))
+            return
+        log.info("%s: quick_check took %.2f s", self, self._loop.time() - started)
+        if problem is not None and self._db is db:
+            self._damage_reported(problem)
+
+    def _damage_reported_threadsafe(self, message: str) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._damage_reported, message)
+
+    def _damage_reported(self, message: str) -> None:
+        """A read or a write found the mirror file damaged."""
+        if self.is_closed:
+            return
+        if self._status.role == "leader":
+            self._heal_damage(message)
+        elif self._status.role == "follower":
+            self._set(
+                notice=f"the mirror file is damaged ({message}); the Streamdesk process that "
+                "writes it moves it aside and rebuilds it"
+            )
+        else:
+            self._set(
+                notice=f"this mirror file is damaged ({message}); open the stream online to "
+                "rebuild it from the server"
+            )
+
+    def _heal_damage(self, message: str) -> None:
+        """Move the damaged file aside and mirror again (in the next dial); retrying the same
+        file could never heal it. Damage that keeps coming back stops the dialling."""
+        if self._damage is not None:
+            return  # already on its way
+        self._damage_heals += 1
+        if self._damage_heals > MAX_DAMAGE_HEALS:
+            self._stop_dialling(
+                f"the local mirror keeps getting damaged ({message}); check the disk, then "
+                "reconnect"
+            )
+            return
+        self._damage = message
+        log.warning("%s: the mirror file is damaged: %s", self, message)
+        self.schedule_reconnect(f"the local mirror file is damaged ({message})", 0.0)
+
+    async def _set_aside(self, move: Callable[[MirrorDb], Path]) -> tuple[MirrorWriter, Path]:
+        """Close the mirror, ``move`` its file away (archive or quarantine) and open a fresh
+        one at the same path; no write runs meanwhile (the processors' locks are held)."""
+        writer = await self._open_mirror()
+        async with writer.raw.lock, writer.feed.lock:
+            if self._remove_commit_listener is not None:
+                self._remove_commit_listener()
+                self._remove_commit_listener = None
+            db, self._db, self._writer = writer.db, None, None
+            moved = await self._guarded(asyncio.to_thread(move, db))
+        return await self._open_mirror(), moved
+
+    async def _rebuild(self, reason: str) -> MirrorWriter:
+        """The stream is not the one this mirror holds: keep the old mirror as an archive (when
+        it holds events) and start a fresh one."""
+        writer = await self._open_mirror()
+        if await asyncio.to_thread(writer.db.event_count) == 0:
+            await self._guarded(writer.discard())
+            self._cleared(f"local mirror rebuilt: {reason}")
+            return writer
+        writer, archive = await self._set_aside(archive_mirror)
+        pruned = await asyncio.to_thread(prune_archives, self.mirror_file, self._keep_archives)
+        if pruned:
+            log.info(
+                "%s: deleted %d archive(s) beyond the newest %d",
+                self,
+                len(pruned),
+                self._keep_archives,
+            )
+        self._cleared(f"local mirror rebuilt: {reason}; the old one is kept as {archive.name}")
+        return writer
+
+    async def _quarantine(self, message: str) -> MirrorWriter:
+        def move(db: MirrorDb) -> Path:
+            db.close()
+            return quarantine_file(db.path)
+
+        writer, moved = await self._set_aside(move)
+        self._damage = None
+        self._cleared(
+            f"the local mirror was damaged ({message}); moved it to {moved.name} and mirroring "
+            "again"
+        )
+        return writer
 
     async def _connect(self, epoch: int) -> None:
         timing = self._timing
@@ -551,6 +672,8 @@ class StreamRuntime:
         stage = "open mirror"
         try:
             writer = await self._open_mirror()
+            if self._damage is not None:
+                writer = await self._quarantine(self._damage)
             stage = "connect"
             async with asyncio.timeout(timing.step_deadline):
                 state = await client.runtime_state()
@@ -562,8 +685,12 @@ class StreamRuntime:
             async with asyncio.timeout(timing.step_deadline):
                 decision = await self._guarded(writer.reconcile(created_at, server_max))
             if decision.action is ReconcileAction.DISCARD_AND_REBUILD:
-                log.warning("%s: discarding the local mirror: %s", self, decision.reason)
-                self._cleared(f"local mirror rebuilt: {decision.reason}")
+                log.warning("%s: rebuilding the local mirror: %s", self, decision.reason)
+                writer = await self._rebuild(decision.reason)
+                async with asyncio.timeout(timing.step_deadline):
+                    decision = await self._guarded(writer.reconcile(created_at, server_max))
+                if not self._current(epoch):
+                    return
             self._incarnation = created_at
             checkpoint = await self._guarded(writer.checkpoint())
             if not self._current(epoch):
@@ -575,8 +702,8 @@ class StreamRuntime:
                     catchup=CatchupProgress(checkpoint, server_max, 0.0),
                 )
                 checkpoint = await catch_up(
-                    partial(self._fetch_page, client),
-                    writer.plan,
+                    partial(self._fetch_page, client, created_at),
+                    partial(_plan_page, writer, created_at),
                     lambda plan: self._guarded(writer.write(plan)),
                     after=checkpoint,
                     total=server_max,
@@ -587,6 +714,7 @@ class StreamRuntime:
                 )
                 if not self._current(epoch):
                     return
+                self._damage_heals = 0
             stage = "subscribe"
             self._set(connection="subscribing", catchup=None)
             self._last_delivered = checkpoint
@@ -599,14 +727,20 @@ class StreamRuntime:
                 )
         except CatchupWriteError as error:
             if self._current(epoch):
-                self._ingest_failed(error.__cause__ or error)
+                self._write_failed(error.__cause__ or error)
+            return
+        except IncarnationMismatch as error:
+            if self._current(epoch):
+                self._stream_was_reset(str(error))
             return
         except AuthError as error:
             if self._current(epoch):
                 self._unauthorized(error)
             return
         except Exception as error:
-            if self._current(epoch):
+            if self._current(epoch) and is_damage(error):
+                self._heal_damage(_describe(error))
+            elif self._current(epoch):
                 cause = (
                     ReconnectCause.CONNECT_FAILED
                     if stage in ("open mirror", "connect")
@@ -625,9 +759,18 @@ class StreamRuntime:
         self._probe_task = self._spawn(self._leader_probe(epoch), "liveness probe")
 
     @staticmethod
-    async def _fetch_page(client: StreamClient, after: int, limit: int) -> Sequence[Event]:
-        page = await client.get_events(after_offset=after, limit=limit)
-        return list(page)
+    async def _fetch_page(
+        client: StreamClient, incarnation: str, after: int, limit: int
+    ) -> Sequence[Event]:
+        """A page of history, proven to come from ``incarnation`` (the stream's state is read
+        in the same HTTP batch, after the page)."""
+        page, core = await client.get_events_with_state(after, limit)
+        created_at = core.get("createdAt")
+        if created_at != incarnation:
+            raise IncarnationMismatch(
+                f"the stream was reset during catch-up (incarnation {incarnation} -> {created_at})"
+            )
+        return page
 
     def _on_catchup_progress(self, epoch: int, progress: CatchupProgress) -> None:
         if self._current(epoch):
@@ -677,8 +820,8 @@ class StreamRuntime:
             misses = 0
             core = state.get("coreProcessorState") or {}
             if core.get("createdAt") != self._incarnation:
-                self.schedule_reconnect(
-                    "liveness probe: the stream's incarnation changed (it was reset)", probe_delay
+                self._stream_was_reset(
+                    "liveness probe: the stream's incarnation changed (it was reset)"
                 )
                 return
             server_max = int(core.get("maxOffset") or 0)
@@ -697,10 +840,19 @@ class StreamRuntime:
         if not self._current(epoch):
             return
         self._deliveries += 1
+        state = batch.get("state")
+        created_at = state.get("createdAt") if isinstance(state, dict) else None
+        if created_at != self._incarnation or self._incarnation is None:
+            # Nothing of a batch that cannot be proven to be of this mirror's incarnation.
+            self._stream_was_reset(
+                f"a delivery came from incarnation {created_at}, the mirror holds "
+                f"{self._incarnation}"
+            )
+            return
         events = batch.get("events") or []
         if events:
             self._last_delivered = max(self._last_delivered, int(events[-1]["offset"]))
-            self._pending.append((epoch, events))
+            self._pending.append((epoch, str(created_at), events))
             self._pending_events += len(events)
             if self._pending_events > self._timing.live_backlog_limit:
                 self._reconnect(
@@ -722,24 +874,40 @@ class StreamRuntime:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                epoch = self._epoch
+                epoch, incarnation = self._epoch, self._incarnation
                 events: list[Event] = []
                 while self._pending and len(events) < limit:
-                    batch_epoch, batch_events = self._pending.popleft()
+                    batch_epoch, batch_incarnation, batch_events = self._pending.popleft()
                     self._pending_events -= len(batch_events)
-                    if batch_epoch == epoch:
+                    if batch_epoch == epoch and batch_incarnation == incarnation:
                         events.extend(batch_events)
                 writer = self._writer
-                if not events or writer is None:
+                if not events or writer is None or incarnation is None:
                     continue
                 try:
-                    applied = await self._guarded(writer.ingest(events))
+                    applied = await self._guarded(writer.ingest(events, incarnation=incarnation))
                 except Exception as error:
                     if self._current(epoch):
-                        self._ingest_failed(error)
+                        self._write_failed(error)
                     continue
                 if applied:
                     self._backoff.record_success()
+                    self._damage_heals = 0
+
+    def _write_failed(self, error: BaseException) -> None:
+        """A write into the mirror failed: heal what retrying cannot, back off otherwise."""
+        if isinstance(error, IncarnationMismatch):
+            self._stream_was_reset(str(error))
+        elif is_damage(error):
+            self._heal_damage(_describe(error))
+        else:
+            self._ingest_failed(error)
+
+    def _stream_was_reset(self, reason: str) -> None:
+        """The server's stream is another incarnation than the mirror's: dial again now; the
+        dial's reconcile archives the old mirror and mirrors the new incarnation."""
+        log.warning("%s: %s", self, reason)
+        self._reconnect(reason, 0.0, is_error=False)
 
     def _ingest_failed(self, error: BaseException) -> None:
         delay = self._backoff.record_failure()
@@ -864,3 +1032,9 @@ class StreamRuntime:
         """A consistent copy of the mirror at ``target`` (``mirror.mirror_files.save_copy``;
         ``on_progress(bytes_done, bytes_total)`` runs on the copying thread)."""
         await asyncio.to_thread(save_copy, self.mirror_file, Path(target), on_progress)
+
+
+async def _plan_page(
+    writer: MirrorWriter, incarnation: str, events: Sequence[Event], after: Any
+) -> Any:
+    return await writer.plan(events, after, incarnation=incarnation)

@@ -21,7 +21,12 @@ from mirror.processor import (
     StoredState,
     StreamProcessor,
 )
-from mirror.processors import EventFeedProcessor, MirrorWriter, RawEventsProcessor
+from mirror.processors import (
+    EventFeedProcessor,
+    IncarnationMismatch,
+    MirrorWriter,
+    RawEventsProcessor,
+)
 from mirror.processors.mirror_writer import WriterPlan
 from mirror.reconcile import ReconcileAction
 from mirror.schema import EVENT_FEED_SLUG, RAW_EVENTS_SLUG
@@ -529,11 +534,31 @@ async def test_writer_reconcile_applies_the_decision(db: MirrorDb) -> None:
 
     decision = await writer.reconcile("2026-02-02T00:00:00.000Z", 7)
     assert decision.action is ReconcileAction.DISCARD_AND_REBUILD
+    # Carrying it out (archive or discard) is the caller's: nothing changed yet.
+    assert db.event_count() == 3 and db.incarnation() == "2026-01-01T00:00:00.000Z"
+
+    await writer.discard()
+    decision = await writer.reconcile("2026-02-02T00:00:00.000Z", 7)
+    assert decision.action is ReconcileAction.RECORD_INCARNATION
     assert db.event_count() == 0 and db.feed_count() == 0
     assert db.incarnation() == "2026-02-02T00:00:00.000Z"
     assert await writer.checkpoint() == 0  # memory forgot the old checkpoint too
     await writer.ingest([ev(1), ev(2)])
     assert db.event_count() == 2
+
+
+async def test_writer_refuses_events_of_another_incarnation(db: MirrorDb) -> None:
+    writer = MirrorWriter(db)
+    await writer.reconcile("2026-01-01T00:00:00.000Z", 3)
+    await writer.ingest([ev(1), ev(2)], incarnation="2026-01-01T00:00:00.000Z")
+    with pytest.raises(IncarnationMismatch, match="2026-02-02"):
+        await writer.ingest([ev(3), ev(4)], incarnation="2026-02-02T00:00:00.000Z")
+    plan = await writer.plan([ev(3)], incarnation="2026-02-02T00:00:00.000Z")
+    with pytest.raises(IncarnationMismatch):
+        await writer.write(plan)
+    # Nothing of either was written, and the writer goes on with the right incarnation.
+    assert db.event_count() == 2 and await writer.checkpoint() == 2
+    assert await writer.ingest([ev(3)], incarnation="2026-01-01T00:00:00.000Z") == 1
 
 
 async def test_writer_discard_resets_processors(db: MirrorDb) -> None:

@@ -1,7 +1,7 @@
 """Mirror processors (raw events, event feed) and ``MirrorWriter``, which applies both at once."""
 
 from mirror.processors.event_feed import EventFeedProcessor
-from mirror.processors.mirror_writer import MirrorWriter
+from mirror.processors.mirror_writer import IncarnationMismatch, MirrorWriter
 from mirror.processors.raw_events import RawEventsProcessor
 
-__all__ = ["EventFeedProcessor", "MirrorWriter", "RawEventsProcessor"]
+__all__ = ["EventFeedProcessor", "IncarnationMismatch", "MirrorWriter", "RawEventsProcessor"]

@@ -4,12 +4,18 @@ Public API:
 
 - ``MirrorWriter(db, subscription_key="")``: owns a ``RawEventsProcessor`` (``.raw``) and an
   ``EventFeedProcessor`` (``.feed``) over one ``MirrorDb``.
-- ``await ingest(events, stream_max_offset=None) -> int``: apply one or more delivered batches
+- ``await ingest(events, stream_max_offset=None, *, incarnation=None) -> int``: apply one or
+  more delivered batches
   (concatenated, in offset order; overlaps and replays are dropped) in ONE SQLite transaction that
   holds the raw rows, the feed rows and both checkpoints. The work runs in a worker thread
   (``asyncio.to_thread``); the in-memory states advance on the loop, after the commit. Returns
   the number of new events. Serialized with the processors' own ``ingest`` (their locks).
-- ``await plan(events, after=None) -> WriterPlan`` and ``await write(plan) -> int``: the same in
+- ``incarnation``: the stream's ``createdAt`` the events were read from. When given, the write
+  transaction first checks that the mirror records that same incarnation and otherwise raises
+  ``IncarnationMismatch`` with nothing written: rows of two incarnations never share a mirror.
+  The runtime always passes it; tools that write without a server (bench, tests) may not.
+- ``await plan(events, after=None, *, incarnation=None) -> WriterPlan`` and
+  ``await write(plan) -> int``: the same in
   two steps, for a pipeline (catch-up) that plans the next page, in a worker thread, while the
   current one is written. ``after`` chains a plan onto an earlier one not written yet. A plan is
   written only if every processor still stands where it was planned from; otherwise (a failed
@@ -17,8 +23,9 @@ Public API:
 - ``await checkpoint() -> int``: the offset to resume after (``replayAfterOffset``); the lower
   of the two processors' checkpoints, 0 for an empty mirror.
 - ``await reconcile(server_created_at, server_max_offset) -> ReconcileDecision``: read the local
-  incarnation and checkpoint, decide (``mirror.reconcile.decide_reconcile``), and apply the
-  decision (record the incarnation, or discard and record it).
+  incarnation and checkpoint and decide (``mirror.reconcile.decide_reconcile``); it records the
+  incarnation of a fresh mirror, and changes nothing else: a ``DISCARD_AND_REBUILD`` is the
+  caller's to carry out (the runtime archives the old mirror, then reconciles a fresh one).
 - ``await discard()``: ``MirrorDb.discard()`` plus forgetting both processors' loaded checkpoints.
 - Blocking twins for synchronous callers that own the writer (bench, CLI import, a worker
   thread): ``apply_sync(events) -> int``, ``checkpoint_sync()``, ``reconcile_sync(...)``,
@@ -41,15 +48,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import apsw
+
 from mirror.db import MirrorDb
 from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor, PlannedBatch
 from mirror.processors.event_feed import EventFeedProcessor
 from mirror.processors.raw_events import RawEventsProcessor
 from mirror.reconcile import ReconcileAction, ReconcileDecision, decide_reconcile
+from mirror.schema import INCARNATION_KEY
 
 # What one write wrote, per processor: (processor, exit state, checkpoint offset, new events).
 _Written = list[tuple[MirrorProcessor[Any], Any, int, int]]
+
+
+class IncarnationMismatch(Exception):
+    """The events come from another incarnation of the stream than the mirror holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,7 @@ class WriterPlan:
     for it) and where the processor stands once the plan is written (``(offset, state)``)."""
 
     events: Sequence[Event]
+    incarnation: str | None
     starts: tuple[tuple[int, Any], ...]
     batches: tuple[PlannedBatch[Any] | None, ...]
     ends: tuple[tuple[int, Any], ...]
@@ -76,16 +91,28 @@ class MirrorWriter:
 
     # -- async API (the runtime) ----------------------------------------------------------------
 
-    async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> int:
+    async def ingest(
+        self,
+        events: Sequence[Event],
+        stream_max_offset: int | None = None,
+        *,
+        incarnation: str | None = None,
+    ) -> int:
         async with self.raw.lock, self.feed.lock:
-            written = await asyncio.to_thread(self._plan_and_write, events)
+            written = await asyncio.to_thread(self._plan_and_write, events, incarnation)
             return self._advance(written)
 
-    async def plan(self, events: Sequence[Event], after: WriterPlan | None = None) -> WriterPlan:
+    async def plan(
+        self,
+        events: Sequence[Event],
+        after: WriterPlan | None = None,
+        *,
+        incarnation: str | None = None,
+    ) -> WriterPlan:
         if after is None:
             async with self.raw.lock, self.feed.lock:
                 await asyncio.to_thread(self._load)
-        return await asyncio.to_thread(self._plan, events, after)
+        return await asyncio.to_thread(self._plan, events, after, incarnation)
 
     async def write(self, plan: WriterPlan) -> int:
         async with self.raw.lock, self.feed.lock:
@@ -108,8 +135,8 @@ class MirrorWriter:
 
     # -- blocking API -------------------------------------------------------------------------
 
-    def apply_sync(self, events: Sequence[Event]) -> int:
-        return self._advance(self._plan_and_write(events))
+    def apply_sync(self, events: Sequence[Event], *, incarnation: str | None = None) -> int:
+        return self._advance(self._plan_and_write(events, incarnation))
 
     def checkpoint_sync(self) -> int:
         self._load()
@@ -124,9 +151,7 @@ class MirrorWriter:
             server_created_at=server_created_at,
             server_max_offset=server_max_offset,
         )
-        if decision.action is ReconcileAction.DISCARD_AND_REBUILD:
-            self.discard_sync()
-        if decision.action is not ReconcileAction.KEEP:
+        if decision.action is ReconcileAction.RECORD_INCARNATION:
             self.db.set_incarnation(server_created_at)
         return decision
 
@@ -141,7 +166,9 @@ class MirrorWriter:
         for processor in self.processors:
             processor.load_sync()
 
-    def _plan(self, events: Sequence[Event], after: WriterPlan | None) -> WriterPlan:
+    def _plan(
+        self, events: Sequence[Event], after: WriterPlan | None, incarnation: str | None
+    ) -> WriterPlan:
         """Plan every processor's batch (pure; any thread): from where ``after`` ends, or from
         the loaded checkpoints."""
         starts = (
@@ -156,11 +183,11 @@ class MirrorWriter:
             start if batch is None else (batch.last_offset, batch.exit_state)
             for start, batch in zip(starts, batches, strict=True)
         )
-        return WriterPlan(events, starts, batches, ends)
+        return WriterPlan(events, incarnation, starts, batches, ends)
 
-    def _plan_and_write(self, events: Sequence[Event]) -> _Written:
+    def _plan_and_write(self, events: Sequence[Event], incarnation: str | None) -> _Written:
         self._load()
-        return self._write(self._plan(events, None))
+        return self._write(self._plan(events, None, incarnation))
 
     def _write(self, plan: WriterPlan) -> _Written:
         """SQLite part of an apply (worker thread); memory is not touched here. Each processor
@@ -170,11 +197,14 @@ class MirrorWriter:
             p.checkpoint_offset == offset and p.state is state
             for p, (offset, state) in zip(self.processors, plan.starts, strict=True)
         ):
-            plan = self._plan(plan.events, None)  # planned from a state that is gone
+            # Planned from a state that is gone.
+            plan = self._plan(plan.events, None, plan.incarnation)
         written: _Written = []
         if not any(plan.batches):
             return written
         with self.db.transaction() as conn:
+            if plan.incarnation is not None:
+                _check_incarnation(conn, plan.incarnation)
             for processor, batch in zip(self.processors, plan.batches, strict=True):
                 if batch is not None:
                     processor.write_batch(conn, batch)
@@ -186,3 +216,14 @@ class MirrorWriter:
         for processor, state, offset, _ in written:
             processor._advance(state, offset)
         return next((count for p, _, _, count in written if p is self.raw), 0)
+
+
+def _check_incarnation(conn: apsw.Connection, incarnation: str) -> None:
+    rows = conn.execute(
+        "SELECT value FROM mirror_meta WHERE key = ?", (INCARNATION_KEY,)
+    ).fetchall()
+    recorded = str(rows[0][0]) if rows else None
+    if recorded != incarnation:
+        raise IncarnationMismatch(
+            f"events of incarnation {incarnation} cannot go into a mirror of incarnation {recorded}"
+        )
