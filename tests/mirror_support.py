@@ -207,10 +207,34 @@ class Worker:
 # -- a TCP proxy ----------------------------------------------------------------------------------
 
 
+class Hold:
+    """Holds the ``nth`` request (client to server) whose bytes contain ``marker`` until
+    ``release()``; ``reached`` is set once it is being held."""
+
+    def __init__(self, marker: bytes, nth: int) -> None:
+        self.marker = marker.lower()
+        self.left = nth
+        self.reached = asyncio.Event()
+        self.released = asyncio.Event()
+
+    def wants(self, data: bytes) -> bool:
+        if self.left <= 0 or self.marker not in data.lower():
+            return False
+        self.left -= 1
+        return self.left == 0
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class _Pipe:
     def __init__(
-        self, client: tuple[asyncio.StreamReader, asyncio.StreamWriter], upstream: Any
+        self,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: Any,
+        holds: list[Hold],
     ) -> None:
+        self.holds = holds
         self.client_reader, self.client_writer = client
         self.server_reader, self.server_writer = upstream
         self.websocket = False
@@ -218,11 +242,17 @@ class _Pipe:
         self.frozen.set()  # set = flowing
         self.tasks: list[asyncio.Task[None]] = []
 
-    async def pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
                 if b"upgrade: websocket" in data[:2048].lower():
                     self.websocket = True
+                for hold in self.holds if upstream else ():
+                    if hold.wants(data):
+                        hold.reached.set()
+                        await hold.released.wait()
                 await self.frozen.wait()
                 writer.write(data)
                 await writer.drain()
@@ -240,7 +270,7 @@ class _Pipe:
 class Proxy:
     """Forwards 127.0.0.1:port to a server; ``freeze_websockets()`` stops every WebSocket
     connection open now (bytes stop flowing, nothing closes) and returns them; ``pipe.cut()``
-    aborts one."""
+    aborts one; ``hold(marker, nth)`` holds one request on its way to the server."""
 
     def __init__(self, upstream_url: str) -> None:
         host_port = upstream_url.split("://", 1)[1]
@@ -248,6 +278,7 @@ class Proxy:
         self.upstream = (host, int(port))
         self.pipes: list[_Pipe] = []
         self.frozen_all = False
+        self.holds: list[Hold] = []
         self._server: asyncio.Server | None = None
         self.url = ""
 
@@ -265,14 +296,21 @@ class Proxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream = await asyncio.open_connection(*self.upstream)
-        pipe = _Pipe((reader, writer), upstream)
+        pipe = _Pipe((reader, writer), upstream, self.holds)
         if self.frozen_all:
             pipe.frozen.clear()
         self.pipes.append(pipe)
         pipe.tasks = [
-            asyncio.ensure_future(pipe.pump(reader, upstream[1])),
-            asyncio.ensure_future(pipe.pump(upstream[0], writer)),
+            asyncio.ensure_future(pipe.pump(reader, upstream[1], upstream=True)),
+            asyncio.ensure_future(pipe.pump(upstream[0], writer, upstream=False)),
         ]
+
+    def hold(self, marker: bytes, nth: int = 1) -> Hold:
+        """Hold the ``nth`` request from now on that contains ``marker`` (e.g. the third
+        ``b'"getEvents"'`` batch, or a WebSocket upgrade) until ``release()``."""
+        hold = Hold(marker, nth)
+        self.holds.append(hold)
+        return hold
 
     def freeze_all(self) -> None:
         """Stop every connection, and every new one, until ``thaw()``."""
