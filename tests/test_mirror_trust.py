@@ -15,6 +15,7 @@ import pytest
 from fault_support import CommitSnapshots, Event, assert_never_mixed, read_mirror, server_log
 from mirror_support import (
     Proxy,
+    Worker,
     assert_mirror_matches_server,
     open_registry,
     seed,
@@ -205,3 +206,40 @@ def test_archives_are_pruned_to_the_newest(tmp_path: Path) -> None:
         incarnation, events = read_mirror(archive)
         assert incarnation is not None and archive.name.startswith("incarnation-2026010")
         assert len(events) == 1
+
+
+async def test_a_follower_process_switches_to_the_new_incarnation_and_takes_over(
+    tmp_path: Path, server: EmbeddedServer, client: StreamClient
+) -> None:
+    """The writer is another process (killed with SIGKILL at the end); this process follows.
+    After the writer archives the old mirror, the follower reads the new file, never the
+    archive, and takes over writing it."""
+    await seed(client, 1500, size=20)
+    data = tmp_path / "data"
+    leader = await Worker.start(data, server.url, PATH, "--catchup-page", "500")
+    try:
+        await leader.wait_line(lambda line: line.get("role") == "leader")
+        async with open_registry(data, TIMING) as registry:
+            follower = registry.acquire(server.url, "default", PATH)
+            follower.retain()
+            await wait_status(follower, lambda s: s.role == "follower")
+            await wait_synced(follower, client)
+            before = follower.status
+            old_log, created = await reset_and_regrow(client, 2500)
+            await wait_new_incarnation(follower, client, created)
+            assert follower.status.role == "follower"
+            assert follower.status.clear_version > before.clear_version
+            await assert_mirror_matches_server(follower, client)
+            (archive,) = list_archives(follower.mirror_file)
+            assert_never_mixed([read_mirror(archive)], [old_log])
+
+            leader.kill()
+            await wait_status(
+                follower, lambda s: s.role == "leader" and s.connection == "subscribed"
+            )
+            committed = await follower.append({"type": "test/after-takeover", "payload": {}})
+            await wait_status(follower, lambda s: s.event_count >= committed["offset"])
+            await assert_mirror_matches_server(follower, client)
+            assert follower.status.incarnation == created
+    finally:
+        await leader.stop()
