@@ -1,9 +1,10 @@
-"""Headless verbs: ``streamdesk mirror | tail | append | query``.
+"""Headless verbs: ``streamdesk mirror | tail | append | query | mirrors``.
 
 ``add_commands(subparsers)`` registers them on the ``streamdesk`` parser (app/cli.py); each
 sets ``run(args) -> int`` (the exit code).
 
-- ``mirror URL PATH [--namespace NS] [--token T] [--data-dir DIR] [--until-synced]``: mirror the
+- ``mirror URL PATH [--namespace NS] [--token T] [--data-dir DIR] [--until-synced]
+  [--keep-archives N]``: mirror the
   stream into the data directory (the same mirror the desktop app uses) with a progress bar on
   stderr while catching up, then keep tailing until Ctrl-C (or, with ``--until-synced``, exit
   0 once the mirror holds the server's current incarnation up to its head; a reset meanwhile
@@ -14,6 +15,8 @@ sets ``run(args) -> int`` (the exit code).
   Invalid JSON is an error and nothing is sent.
 - ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
   print a table (or JSON lines); statements that would write are refused.
+- ``mirrors [--data-dir DIR] [--json]``: every local mirror and its archives
+  (``mirror.cli_mirrors``).
 
 Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no (a refused token
 included), 2 bad input (an invalid URL, stream path or JSON: nothing is created or sent).
@@ -31,7 +34,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,11 +42,14 @@ from typing import Any, TextIO
 import apsw
 import orjson
 
+from mirror.archive import DEFAULT_KEEP_ARCHIVES
 from mirror.backoff import ReconnectCause, reconnect_delay
+from mirror.cli_mirrors import add_mirrors_command
 from mirror.db_reads import MirrorReader
 from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
 from mirror.runtime_status import RuntimeStatus, RuntimeTiming
+from mirror.table import format_table
 from wire.paths import (
     DEFAULT_NAMESPACE,
     PathError,
@@ -72,7 +78,15 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     mirror.add_argument(
         "--until-synced",
         action="store_true",
-        help="exit once the mirror holds everything the server had when the sync began",
+        help="exit once the mirror holds the server's current incarnation up to its head",
+    )
+    mirror.add_argument(
+        "--keep-archives",
+        type=int,
+        default=DEFAULT_KEEP_ARCHIVES,
+        metavar="N",
+        help="after a reset, keep the newest N archived incarnations of the stream "
+        f"(default {DEFAULT_KEEP_ARCHIVES})",
     )
     mirror.set_defaults(run=mirror_command)
 
@@ -106,6 +120,8 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--json", action="store_true", help="print one JSON object per row")
     query.add_argument("--max-rows", type=int, default=1000, help="rows to print (default 1000)")
     query.set_defaults(run=query_command)
+
+    add_mirrors_command(subparsers)
 
 
 def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -232,6 +248,8 @@ def mirror_command(args: argparse.Namespace) -> int:
     stream = _stream_arguments(args)
     if isinstance(stream, str):
         return _fail(stream, EXIT_USAGE)
+    if args.keep_archives < 0:
+        return _fail("--keep-archives must be 0 or more", EXIT_USAGE)
     data_dir = Path(getattr(args, "data_dir", None) or default_data_dir()).expanduser()
     return _run_until_interrupted(lambda stop: _mirror(args, stream, data_dir, stop))
 
@@ -240,7 +258,7 @@ async def _mirror(
     args: argparse.Namespace, stream: tuple[str, str], data_dir: Path, stop: asyncio.Event
 ) -> int:
     url, path = stream
-    registry = RuntimeRegistry(data_dir)
+    registry = RuntimeRegistry(data_dir, keep_archives=args.keep_archives)
     runtime = registry.acquire(url, _namespace(args), path, token=_token(args))
     printer = ProgressPrinter(sys.stderr)
     print(f"mirroring {url} {runtime.namespace}:{runtime.path}", file=sys.stderr)
@@ -442,37 +460,3 @@ def _json_value(value: object) -> object:
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"cannot print {type(value).__name__}")
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return str(value)
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table: header, rule, rows; numbers right-aligned."""
-    if not columns:
-        return "(no rows)" if not rows else "\n".join(" | ".join(map(_cell, r)) for r in rows)
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [len(name) for name in columns]
-    for row in cells:
-        for i, text in enumerate(row[: len(widths)]):
-            widths[i] = max(widths[i], len(text))
-    numeric = [
-        bool(rows) and all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
-        for i in range(len(columns))
-    ]
-    lines = [" | ".join(name.ljust(widths[i]) for i, name in enumerate(columns))]
-    lines.append("-+-".join("-" * width for width in widths))
-    for row in cells:
-        lines.append(
-            " | ".join(
-                text.rjust(widths[i]) if numeric[i] else text.ljust(widths[i])
-                for i, text in enumerate(row[: len(widths)])
-            )
-        )
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(line.rstrip() for line in lines)

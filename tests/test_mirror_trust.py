@@ -7,6 +7,7 @@ server event by event."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -188,6 +189,18 @@ async def test_until_synced_follows_a_reset_to_the_new_incarnation(
     assert_never_mixed([(incarnation, events)], [await server_log(client)])
     assert len(events) >= 2500
     assert "kept as incarnation-" in stderr.decode()
+    listing = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "app.cli", "mirrors", "--data-dir", str(data_dir), "--json"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(listing.communicate(), 60)
+    assert listing.returncode == 0, err.decode()
+    (mirror,) = [json.loads(line) for line in out.decode().splitlines()]
+    assert mirror["path"] == PATH and mirror["incarnation"] == created
+    (archive,) = mirror["archives"]
+    assert archive["events"] == 5000 and archive["archived_at"]
+    assert archive["incarnation"] != created
 
 
 def test_archives_are_pruned_to_the_newest(tmp_path: Path) -> None:

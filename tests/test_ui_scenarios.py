@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 from ui_support import (
     UiHarness,
@@ -40,6 +40,7 @@ from ui.file_jobs import partial_path
 from ui.main_window import MainWindow
 from ui.ports import RuntimeLike
 from ui.server_dialog import AddServerDialog
+from ui.stream_browser import StreamBrowser
 from ui.stream_list_view import StreamListView
 from ui.stream_pane import StreamPane
 from ui.targets import ServerEntry, StreamTarget
@@ -250,7 +251,8 @@ def test_kill_reconnects_and_adds_woken(qtbot: QtBot, ui: UiHarness) -> None:
 
 
 def test_reset_starts_the_stream_again(qtbot: QtBot, ui: UiHarness) -> None:
-    window = ui.open(fresh_path())
+    path = fresh_path()
+    window = ui.open(path)
     pane = ready(qtbot, window)
     append_via_composer(qtbot, pane, f"{DEBUG}/before-reset")
     wait_for(qtbot, lambda: pane.raw_view.model.total == 4)
@@ -258,6 +260,27 @@ def test_reset_starts_the_stream_again(qtbot: QtBot, ui: UiHarness) -> None:
     wait_for(qtbot, lambda: f"{DEBUG}/before-reset" not in pane.raw_view.model.type_counts)
     pane = ready(qtbot, window, 3)
     assert all_rows(qtbot, pane.raw_view.model)[0].type == CREATED
+    # The history before the reset is kept as an archive, listed under the stream's mirror
+    # and opened offline.
+    wait_for(qtbot, lambda: "kept as incarnation-" in (pane.runtime.status.notice or ""))
+    browser = window.browser
+    browser.refresh_mirrors()
+    wait_for(qtbot, lambda: _archive_item(browser, path) is not None)
+    archive = _archive_item(browser, path)
+    assert archive is not None and archive.text(1) == "4"
+    browser.tree.itemActivated.emit(archive, 0)
+    wait_for(
+        qtbot, lambda: window.current is not None and window.current.runtime.server_url is None
+    )
+    archived = window.current
+    assert archived is not None
+    wait_for(qtbot, lambda: archived.raw_view.model.total == 4)
+    assert all_rows(qtbot, archived.raw_view.model)[-1].type == f"{DEBUG}/before-reset"
+
+
+def _archive_item(browser: StreamBrowser, path: str) -> QTreeWidgetItem | None:
+    item = browser.mirror_item(path)
+    return None if item is None or item.childCount() == 0 else item.child(0)
 
 
 def test_reconnect_resubscribes(qtbot: QtBot, ui: UiHarness) -> None:

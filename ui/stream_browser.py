@@ -179,11 +179,27 @@ class StreamBrowser(QWidget):
         for info in sorted(mirrors, key=lambda m: (m.server_url or "", m.namespace, m.path)):
             where = info.server_url or "unknown server"
             label = info.path if info.namespace == "default" else f"{info.namespace}:{info.path}"
+            if info.archived_at is not None:
+                label += f" (archive of {info.incarnation or 'an unknown incarnation'})"
             item = QTreeWidgetItem(self.mirrors_root, [label, f"{info.event_count:,}"])
             item.setToolTip(0, f"{info.path} from {where}\n{info.file}")
             item.setData(
                 0, TARGET_ROLE, StreamTarget(None, info.namespace, info.path, mirror_file=info.file)
             )
+            for archive in reversed(info.archives):
+                child = QTreeWidgetItem(
+                    item, [f"archive: {archive.incarnation}", f"{archive.event_count:,}"]
+                )
+                child.setToolTip(
+                    0,
+                    f"{info.path} before the reset of {archive.archived_at} (read-only)\n"
+                    f"{archive.file}",
+                )
+                child.setData(
+                    0,
+                    TARGET_ROLE,
+                    StreamTarget(None, info.namespace, info.path, mirror_file=archive.file),
+                )
 
     def mirror_item(self, path: str) -> QTreeWidgetItem | None:
         return next((item for item in _children(self.mirrors_root) if item.text(0) == path), None)
