@@ -12,7 +12,8 @@ sets ``run(args) -> int`` (the exit code).
 - ``append URL PATH JSON``: append one event (a JSON object); prints the committed event.
   Invalid JSON is an error and nothing is sent.
 - ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
-  print a table (or JSON lines); statements that would write are refused.
+  print a table (or JSON lines); anything but a read is refused (exit 1) with one line,
+  ``read-only: <statement kind> is not allowed`` (``mirror.sql_guard``).
 
 Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no (a refused token
 included), 2 bad input (an invalid URL, stream path or JSON: nothing is created or sent).
@@ -42,6 +43,7 @@ from mirror.db_reads import MirrorReader
 from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
 from mirror.runtime_status import RuntimeStatus, RuntimeTiming
+from mirror.sql_guard import ReadOnlyRefused
 from wire.paths import (
     DEFAULT_NAMESPACE,
     PathError,
@@ -393,6 +395,8 @@ def query_command(args: argparse.Namespace) -> int:
         return _fail(f"cannot open {file}: {error}")
     try:
         columns, rows = reader.query_readonly(args.sql, args.max_rows + 1)
+    except ReadOnlyRefused as error:
+        return _fail(str(error))
     except apsw.ReadOnlyError as error:
         return _fail(f"the mirror is opened read-only; this statement would change it ({error})")
     except apsw.Error as error:
