@@ -3,8 +3,10 @@
 Public API:
 
 - ``ReconnectCause`` and ``reconnect_delay(cause) -> float`` (seconds): 1 s after a socket close
-  or error, a failed connect, a failed election/subscribe, or a kill/reset control call; 0.25 s
-  after a failed liveness probe; 0 s for a nudge that found the subscription stale.
+  or error, a failed connect or a failed election/subscribe; 0.25 s after a failed liveness probe;
+  0 s for a nudge that found the subscription stale and after a kill/reset this client sent (the
+  stream is already coming back: waiting would only leave the view disconnected; the reference
+  waits 1 s here).
 - ``ingest_backoff_delay(failures) -> float``: ``min(30, 0.25 * 2 ** min(failures - 1, 7))``
   seconds for the ``failures``-th consecutive failure: 0.25, 0.5, 1, 2, 4, 8, 16, 30, 30, ...
 - ``IngestBackoff``: the consecutive-failure counter. ``record_failure() -> delay`` counts one
@@ -36,7 +38,7 @@ _RECONNECT_DELAYS_S = {
     ReconnectCause.CLOSED: 1.0,
     ReconnectCause.CONNECT_FAILED: 1.0,
     ReconnectCause.SUBSCRIBE_FAILED: 1.0,
-    ReconnectCause.CONTROL_CALL: 1.0,
+    ReconnectCause.CONTROL_CALL: 0.0,
     ReconnectCause.PROBE_FAILED: 0.25,
     ReconnectCause.NUDGE: 0.0,
 }

@@ -1,4 +1,5 @@
-"""Headless verbs: ``streamdesk mirror | tail | append | query | mirrors``.
+"""Headless verbs: ``streamdesk mirror | tail | append | query | mirrors`` (and, from
+``mirror.cli_control``, ``kill | reset``).
 
 ``add_commands(subparsers)`` registers them on the ``streamdesk`` parser (app/cli.py); each
 sets ``run(args) -> int`` (the exit code).
@@ -14,7 +15,8 @@ sets ``run(args) -> int`` (the exit code).
 - ``append URL PATH JSON``: append one event (a JSON object); prints the committed event.
   Invalid JSON is an error and nothing is sent.
 - ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
-  print a table (or JSON lines); statements that would write are refused.
+  print a table (or JSON lines); anything but a read is refused (exit 1) with one line,
+  ``read-only: <statement kind> is not allowed`` (``mirror.sql_guard``).
 - ``mirrors [--data-dir DIR] [--json]``: every local mirror and its archives
   (``mirror.cli_mirrors``).
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -44,26 +45,30 @@ import orjson
 
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
 from mirror.backoff import ReconnectCause, reconnect_delay
+from mirror.cli_common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    TOKEN_HINT,
+    add_stream_arguments,
+    fail,
+    namespace_of,
+    quiet_http_logs,
+    refusal,
+    stream_arguments,
+    token_of,
+)
+from mirror.cli_control import add_control_commands
 from mirror.cli_mirrors import add_mirrors_command
 from mirror.db_reads import MirrorReader
 from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
 from mirror.runtime_status import RuntimeStatus, RuntimeTiming
+from mirror.sql_guard import ReadOnlyRefused
 from mirror.table import format_table
-from wire.paths import (
-    DEFAULT_NAMESPACE,
-    PathError,
-    ServerUrlError,
-    normalize_path,
-    validate_server_url,
-)
 from wire.stream_client import AuthError, StreamClient, StreamError
 
-TOKEN_ENV = "STREAMDESK_TOKEN"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _BAR_WIDTH = 30
 _PLAIN_PROGRESS_EVERY_S = 1.0
-_TOKEN_HINT = f"check --token (or {TOKEN_ENV})"
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -72,7 +77,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="mirror a stream into the local data directory and keep tailing it",
         description="Catch up (with a progress bar), then keep the mirror current until Ctrl-C.",
     )
-    _add_stream_arguments(mirror)
+    add_stream_arguments(mirror)
     # SUPPRESS: a value given to the main parser before the verb is kept.
     mirror.add_argument("--data-dir", default=argparse.SUPPRESS, help="Streamdesk data directory")
     mirror.add_argument(
@@ -93,7 +98,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     tail = subparsers.add_parser(
         "tail", help="print a stream's events as JSON lines", description="Follow a stream."
     )
-    _add_stream_arguments(tail)
+    add_stream_arguments(tail)
     tail.add_argument(
         "--after",
         type=int,
@@ -106,7 +111,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     append = subparsers.add_parser(
         "append", help="append one event", description="Append one event (a JSON object)."
     )
-    _add_stream_arguments(append)
+    add_stream_arguments(append)
     append.add_argument("event", metavar="JSON", help='the event, e.g. \'{"type": "note"}\'')
     append.set_defaults(run=append_command)
 
@@ -121,53 +126,14 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--max-rows", type=int, default=1000, help="rows to print (default 1000)")
     query.set_defaults(run=query_command)
 
+    add_control_commands(subparsers)
     add_mirrors_command(subparsers)
-
-
-def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", metavar="URL", help="stream server, e.g. http://127.0.0.1:8787")
-    parser.add_argument("path", metavar="PATH", help="stream path, e.g. /orders/42")
-    parser.add_argument("--namespace", default=argparse.SUPPRESS, help="namespace (default)")
-    parser.add_argument(
-        "--token", default=argparse.SUPPRESS, help=f"bearer token (default: env {TOKEN_ENV})"
-    )
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    return getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
-
-
-def _namespace(args: argparse.Namespace) -> str:
-    return getattr(args, "namespace", None) or DEFAULT_NAMESPACE
-
-
-def _stream_arguments(args: argparse.Namespace) -> str | tuple[str, str]:
-    """``(canonical server URL, normalised path)``, or the message saying which is invalid."""
-    try:
-        return validate_server_url(args.url), normalize_path(args.path)
-    except (ServerUrlError, PathError) as error:
-        return str(error)
-
-
-def _refusal(error: StreamError) -> str:
-    """What the server said; for a refused token, also where the token comes from."""
-    return f"{error.message}; {_TOKEN_HINT}" if isinstance(error, AuthError) else error.message
-
-
-def _quiet_http_logs() -> None:
-    # One INFO line per HTTP request would drown the progress output.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> int:
-    print(f"streamdesk: {message}", file=sys.stderr)
-    return code
 
 
 def _run_until_interrupted(main: Callable[[asyncio.Event], Any]) -> int:
     """Run ``main(stop)`` on a fresh loop; Ctrl-C (or SIGTERM) sets ``stop`` for a clean exit."""
 
-    _quiet_http_logs()
+    quiet_http_logs()
 
     async def runner() -> int:
         stop = asyncio.Event()
@@ -245,11 +211,11 @@ class ProgressPrinter:
 
 
 def mirror_command(args: argparse.Namespace) -> int:
-    stream = _stream_arguments(args)
+    stream = stream_arguments(args)
     if isinstance(stream, str):
-        return _fail(stream, EXIT_USAGE)
+        return fail(stream, EXIT_USAGE)
     if args.keep_archives < 0:
-        return _fail("--keep-archives must be 0 or more", EXIT_USAGE)
+        return fail("--keep-archives must be 0 or more", EXIT_USAGE)
     data_dir = Path(getattr(args, "data_dir", None) or default_data_dir()).expanduser()
     return _run_until_interrupted(lambda stop: _mirror(args, stream, data_dir, stop))
 
@@ -259,7 +225,7 @@ async def _mirror(
 ) -> int:
     url, path = stream
     registry = RuntimeRegistry(data_dir, keep_archives=args.keep_archives)
-    runtime = registry.acquire(url, _namespace(args), path, token=_token(args))
+    runtime = registry.acquire(url, namespace_of(args), path, token=token_of(args))
     printer = ProgressPrinter(sys.stderr)
     print(f"mirroring {url} {runtime.namespace}:{runtime.path}", file=sys.stderr)
     print(f"mirror file: {runtime.mirror_file}", file=sys.stderr)
@@ -269,7 +235,7 @@ async def _mirror(
         printer.update(status)
         if status.connection == "unauthorized":
             # The runtime stops dialling; a headless run has nobody to fix the token.
-            refused.append(f"{status.last_error}; {_TOKEN_HINT}")
+            refused.append(f"{status.last_error}; {TOKEN_HINT}")
             stop.set()
         elif status.connection == "failed":
             refused.append(f"mirroring stopped: {status.last_error}")
@@ -303,13 +269,13 @@ async def _mirror(
         for waiter in done:
             waiter.result()
     except StreamError as error:
-        refused.append(_refusal(error))
+        refused.append(refusal(error))
     finally:
         runtime.release()
         await registry.aclose()
         printer.finish()
     if refused:
-        return _fail(refused[0])
+        return fail(refused[0])
     print(f"stopped; the mirror holds {runtime.status.event_count:,} events", file=sys.stderr)
     return EXIT_OK
 
@@ -326,16 +292,16 @@ def _head_or_dropped(incarnation: str, head: int, status: RuntimeStatus) -> bool
 
 
 def tail_command(args: argparse.Namespace) -> int:
-    stream = _stream_arguments(args)
+    stream = stream_arguments(args)
     if isinstance(stream, str):
-        return _fail(stream, EXIT_USAGE)
+        return fail(stream, EXIT_USAGE)
     return _run_until_interrupted(lambda stop: _tail(args, stream, stop))
 
 
 async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio.Event) -> int:
     url, path = stream
     deadline = RuntimeTiming().step_deadline
-    client = StreamClient(url, path, _namespace(args), _token(args))
+    client = StreamClient(url, path, namespace_of(args), token_of(args))
     last: list[int | None] = [args.after]
     broken = asyncio.Event()
 
@@ -367,7 +333,7 @@ async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio
                         last[0] = int(state["coreProcessorState"]["maxOffset"])
                     subscription = await client.subscribe(on_batch, replay_after_offset=last[0])
             except AuthError as error:
-                return _fail(_refusal(error))
+                return fail(refusal(error))
             except (StreamError, TimeoutError) as error:
                 reason = error.message if isinstance(error, StreamError) else "timed out"
                 print(f"streamdesk: {reason}; retrying", file=sys.stderr)
@@ -395,26 +361,26 @@ async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio
 
 
 def append_command(args: argparse.Namespace) -> int:
-    _quiet_http_logs()
-    stream = _stream_arguments(args)
+    quiet_http_logs()
+    stream = stream_arguments(args)
     if isinstance(stream, str):
-        return _fail(f"{stream}; nothing was sent", EXIT_USAGE)
+        return fail(f"{stream}; nothing was sent", EXIT_USAGE)
     url, path = stream
     try:
         event = orjson.loads(args.event)
     except orjson.JSONDecodeError as error:
-        return _fail(f"invalid JSON, nothing was sent: {error}", EXIT_USAGE)
+        return fail(f"invalid JSON, nothing was sent: {error}", EXIT_USAGE)
     if not isinstance(event, dict):
-        return _fail("the event must be a JSON object, nothing was sent", EXIT_USAGE)
+        return fail("the event must be a JSON object, nothing was sent", EXIT_USAGE)
 
     async def append() -> Any:
-        async with StreamClient(url, path, _namespace(args), _token(args)) as client:
+        async with StreamClient(url, path, namespace_of(args), token_of(args)) as client:
             return await client.append(event)
 
     try:
         committed = asyncio.run(append())
     except StreamError as error:
-        return _fail(f"append failed: {_refusal(error)}")
+        return fail(f"append failed: {refusal(error)}")
     print(orjson.dumps(committed).decode())
     return EXIT_OK
 
@@ -425,19 +391,21 @@ def append_command(args: argparse.Namespace) -> int:
 def query_command(args: argparse.Namespace) -> int:
     file: Path = args.mirror_file.expanduser()
     if not file.is_file():
-        return _fail(f"no mirror file at {file}", EXIT_USAGE)
+        return fail(f"no mirror file at {file}", EXIT_USAGE)
     if args.max_rows < 1:
-        return _fail("--max-rows must be at least 1", EXIT_USAGE)
+        return fail("--max-rows must be at least 1", EXIT_USAGE)
     try:
         reader = MirrorReader(file)
     except apsw.Error as error:
-        return _fail(f"cannot open {file}: {error}")
+        return fail(f"cannot open {file}: {error}")
     try:
         columns, rows = reader.query_readonly(args.sql, args.max_rows + 1)
+    except ReadOnlyRefused as error:
+        return fail(str(error))
     except apsw.ReadOnlyError as error:
-        return _fail(f"the mirror is opened read-only; this statement would change it ({error})")
+        return fail(f"the mirror is opened read-only; this statement would change it ({error})")
     except apsw.Error as error:
-        return _fail(f"SQL error: {error}")
+        return fail(f"SQL error: {error}")
     finally:
         reader.close()
     truncated = len(rows) > args.max_rows

@@ -8,9 +8,9 @@ Public API:
   per reader, so the UI thread and a worker (an export) may share it; each call is short.
   Beyond the reads below: ``data_version()`` (changes whenever another connection or process
   commits), ``schema_matches()`` (False while the file holds another schema version; reads then
-  return empty results rather than failing), ``query_readonly(sql, max_rows)`` and
-  ``interrupt_query()`` for the SQL console, ``connection`` (for ``mirror.live_query``),
-  ``close()``.
+  return empty results rather than failing), ``query_readonly(sql, max_rows)`` (reads only:
+  ``mirror.sql_guard`` refuses the rest) and ``interrupt_query()`` for the SQL console,
+  ``connection`` (for ``mirror.live_query``), ``close()``.
 - ``MirrorReads``: the reads shared by ``MirrorReader`` and the writer (``mirror.db.MirrorDb``):
   ``event_count()``, ``max_offset()``, ``type_counts() -> dict[str, int]``,
   ``filtered_count(types)``, ``events_range(start, limit, types=None) -> list[EventRow]``,
@@ -46,6 +46,7 @@ import orjson
 
 from mirror.processor import StoredState
 from mirror.schema import INCARNATION_KEY, SCHEMA_VERSION
+from mirror.sql_guard import install_read_only_guard
 
 READER_BUSY_TIMEOUT_MS = 1000
 
@@ -274,12 +275,14 @@ class MirrorReader(MirrorReads):
     def query_readonly(self, sql: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run console SQL on a read-only connection of its own: (column names, first rows).
 
-        Writes fail (``apsw.ReadOnlyError``); ``interrupt_query()`` stops a long query, which then
-        raises ``apsw.InterruptError``.
+        Anything but a read is refused before it runs (``mirror.sql_guard.ReadOnlyRefused``,
+        whose message names the statement kind); ``interrupt_query()`` stops a long query, which
+        then raises ``apsw.InterruptError``.
         """
         if self._console is None:
             self._console = apsw.Connection(str(self.path), flags=apsw.SQLITE_OPEN_READONLY)
             self._console.set_busy_timeout(READER_BUSY_TIMEOUT_MS)
+            install_read_only_guard(self._console)
         cursor = self._console.execute(sql)
         rows: list[tuple[Any, ...]] = []
         try:

@@ -35,7 +35,7 @@ def test_failure_count_resets_only_on_success() -> None:
         (ReconnectCause.CLOSED, 1.0),
         (ReconnectCause.CONNECT_FAILED, 1.0),
         (ReconnectCause.SUBSCRIBE_FAILED, 1.0),
-        (ReconnectCause.CONTROL_CALL, 1.0),
+        (ReconnectCause.CONTROL_CALL, 0.0),
         (ReconnectCause.PROBE_FAILED, 0.25),
         (ReconnectCause.NUDGE, 0.0),
     ],

@@ -114,7 +114,7 @@ def test_mirror_until_synced_then_query_read_only(
     before = file.stat().st_mtime_ns, _count(file)
     refused = cli("query", str(file), "DELETE FROM events")
     assert refused.returncode == 1
-    assert "read-only" in refused.stderr
+    assert refused.stderr == "streamdesk: read-only: DELETE is not allowed\n"
     assert (file.stat().st_mtime_ns, _count(file)) == before
 
 

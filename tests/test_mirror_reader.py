@@ -14,6 +14,7 @@ import pytest
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
 from mirror.reader import MirrorReader
+from mirror.sql_guard import ReadOnlyRefused
 
 CREATED = "events.iterate.com/stream/created"
 CHILD = "events.iterate.com/stream/child-stream-created"
@@ -108,7 +109,7 @@ def test_console_returns_columns_and_limited_rows(mirror: tuple[MirrorDb, Mirror
 )
 def test_console_refuses_writes(mirror: tuple[MirrorDb, MirrorReader], sql: str) -> None:
     db, reader = mirror
-    with pytest.raises(apsw.ReadOnlyError):
+    with pytest.raises(ReadOnlyRefused, match=r"^read-only: "):
         reader.query_readonly(sql, 10)
     assert db.event_count() == 60
 

@@ -394,7 +394,11 @@ def test_sql_console_reads_refuses_writes_and_cancels(qtbot: QtBot, ui: UiHarnes
     console.editor.setPlainText("DELETE FROM events")
     console.run_query()
     wait_for(qtbot, lambda: not console.running)
-    assert console.status_label.text().startswith("Error:")
+    assert console.status_label.text() == "read-only: DELETE is not allowed"
+    console.editor.setPlainText("VACUUM")
+    console.run_query()
+    wait_for(qtbot, lambda: not console.running)
+    assert console.status_label.text() == "read-only: VACUUM is not allowed"
     assert pane.raw_view.model.total == 3
     console.editor.setPlainText(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n"

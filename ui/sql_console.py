@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mirror.sql_guard import ReadOnlyRefused
 from ui.json_paint import monospace_font
 from ui.labels import counted
 from ui.offload import run_blocking, spawn
@@ -136,7 +137,9 @@ class SqlConsole(QDialog):
             )
         except Exception as error:
             self.status_label.setStyleSheet("color: #b3261e")
-            self.status_label.setText(f"Error: {error}")
+            # A refusal already says what happened ("read-only: VACUUM is not allowed").
+            refused = isinstance(error, ReadOnlyRefused)
+            self.status_label.setText(str(error) if refused else f"Error: {error}")
             return
         finally:
             self._set_running(False)

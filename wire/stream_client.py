@@ -29,6 +29,7 @@ __all__ = [
     "StreamConnectionError",
     "StreamError",
     "Subscription",
+    "is_control_acknowledgement",
 ]
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 BatchHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 DEFAULT_TIMEOUT = 30.0
+# The message of the rejection iterate's server answers kill() and reset() with, bare and as
+# JavaScript renders the error (PROTOCOL.md §9, reference/server-protocol.md §2.3).
+KILL_REQUESTED_MESSAGES = frozenset({"kill requested", "Error: kill requested"})
 _UNSUBSCRIBE_TIMEOUT = 5.0
 
 
@@ -186,10 +190,38 @@ class StreamClient:
         return _jsonify(await self._call("reduce", arg))
 
     async def kill(self) -> None:
-        await self._call("kill")
+        """Drop the live stream instance. Done also when the server answers as iterate's does
+        (see ``is_control_acknowledgement``)."""
+        await self._control("kill")
 
     async def reset(self) -> None:
-        await self._call("reset")
+        """Delete the stream's storage, then kill it (same answers as ``kill``)."""
+        await self._control("reset")
+
+    async def _control(self, method: str) -> None:
+        try:
+            (result,) = await http_batch_call(
+                self.url,
+                [(method,)],
+                token=self._token,
+                client=self._http,
+                max_message_size=self._max_message_size,
+                return_exceptions=True,
+            )
+        except (RpcError, OSError) as exc:
+            if not is_control_acknowledgement(exc):
+                raise self._translate(exc, method) from exc
+            result = exc
+        if isinstance(result, BaseException):
+            if not is_control_acknowledgement(result):
+                raise self._translate(result, method) from result
+            logger.info(
+                "%s on %s:%s: the stream ended the call itself (%s)",
+                method,
+                self.namespace,
+                self.path,
+                result,
+            )
 
     async def get_events_with_state(
         self, after_offset: int, limit: int
@@ -282,6 +314,26 @@ class StreamClient:
         if isinstance(exc, ConnectionClosed | RpcError | OSError):
             return StreamConnectionError(f"{where}: {exc}")
         return StreamError(f"{where}: {exc!r}")
+
+
+def is_control_acknowledgement(error: BaseException) -> bool:
+    """Whether a failed ``kill``/``reset`` call in fact did its work (PROTOCOL.md §9).
+
+    iterate's stream object aborts itself to kill, so the call rejects with ``kill requested``
+    (as a rejection, or as the abort of the whole batch session); and the server may drop the
+    connection once the request has reached it. A connection that never opened is a failure.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RemoteError) and current.message.strip() in KILL_REQUESTED_MESSAGES:
+            return True
+        if isinstance(current, httpx.RemoteProtocolError | httpx.ReadError):
+            return True
+        next_error = current.reason if isinstance(current, ConnectionClosed) else None
+        current = next_error or current.__cause__
+    return False
 
 
 def _jsonify(value: Any) -> Any:
