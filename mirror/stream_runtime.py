@@ -21,8 +21,9 @@ open the mirror if needed, ``runtimeState`` (15 s), reconcile (``mirror.reconcil
 incarnation is the server's ``createdAt``), catch up by paging ``getEvents`` when more than
 ``catchup_threshold`` events behind (``mirror.catchup``), subscribe from the checkpoint (15 s),
 then a liveness probe every 10 s. ``schedule_reconnect(error, delay)`` is the ONE path that
-drops a connection and arms the ONE dial timer: 1 s after a close or a failed connect/subscribe
-or a kill/reset, 250 ms after a failed probe, and ``min(30 s, 250 ms x 2^(n-1))`` after the
+drops a connection and arms the ONE dial timer: 1 s after a close or a failed connect/subscribe,
+at once after a kill/reset this client sent or a reset seen (below), 250 ms after a failed
+probe, and ``min(30 s, 250 ms x 2^(n-1))`` after the
 n-th consecutive failed write (``mirror.backoff.IngestBackoff``, reset only by a write that
 applied events). A pending ingest backoff is never cut short: the timer fires no earlier than
 its deadline, whatever asked for the reconnect. A refused token (``AuthError``, HTTP 401) is
@@ -35,6 +36,21 @@ queued so far in ONE transaction (``MirrorWriter.ingest``: raw rows, feed rows a
 checkpoints), in a worker thread. Writes are shielded from cancellation, so the in-memory
 checkpoints always match what was committed. Too big a backlog drops the socket and pages
 history instead, so memory stays bounded.
+
+One incarnation per mirror. Nothing is written that is not proven to be of the incarnation the
+mirror records: each catch-up page comes with the stream's ``createdAt`` read in the same HTTP
+batch, after the page; each delivery carries it in ``batch.state``; and the write transaction
+checks it against ``mirror_meta`` before any row (``MirrorWriter``, ``IncarnationMismatch``).
+A mismatch writes nothing and dials again at once; that dial's reconcile moves the old mirror
+aside as an archive (``mirror.archive``, the newest ``keep_archives`` kept) and mirrors the new
+incarnation into a fresh file.
+
+Damage. A freshly opened mirror gets a ``PRAGMA quick_check`` in a thread (its own read
+connection, so the writer goes on); damage found by it, by a write or by any read
+(``mirror.integrity.is_damage``) makes the leader move the file aside (``.corrupt-<UTC>``) in
+its next dial and rebuild from the server. Damage that comes back ``MAX_DAMAGE_HEALS`` times with
+no successful write in between stops the dialling (``connection`` ``failed``). Followers and
+offline runtimes say in ``notice`` that the file is damaged.
 """
 
 from __future__ import annotations
