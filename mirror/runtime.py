@@ -37,7 +37,8 @@ from mirror.runtime_status import (
     RuntimeStatus,
     RuntimeTiming,
 )
-from mirror.stream_runtime import OfflineError, StreamRuntime
+from mirror.server_calls import OfflineError
+from mirror.stream_runtime import StreamRuntime
 from wire.paths import DEFAULT_NAMESPACE, normalize_path
 
 __all__ = [

@@ -6,13 +6,15 @@ The public members are the contract in docs/architecture.md; this docstring says
 
 Parts. ``StatusPublisher`` (``status``, coalesced listeners; every connection and role change
 goes through the ONE transition table of ``mirror.connection_state``). ``WriterElection``
-decides the role. The leader has a ``WriterFile`` (open, archive on a new incarnation,
-quarantine on damage, background quick_check), an ``IngestQueue`` (deliveries waiting for the
-single writer loop, and the ingest backoff) and a ``Redialer`` that owns the epoch, the ONE
-dial timer and the current ``Connection`` (``mirror.connection``: one object per dial that owns
-its steps, subscription, deliveries and liveness probe; superseding it cancels it, and every
-late callback is checked against the epoch in ``Redialer.is_current``). Followers and offline
-runtimes run ``mirror.follower``'s file watch (and, online, its server probe).
+decides the role. The writing side is ``mirror.leader.Leader``: the reconnect path, an
+``IngestQueue`` (deliveries waiting for the single writer loop, and the ingest backoff), a
+``WriterFile`` (open, archive on a new incarnation, quarantine on damage, background
+quick_check) and a ``Redialer`` that owns the epoch, the ONE dial timer and the current
+``Connection`` (``mirror.connection``: one object per dial that owns its steps, subscription,
+deliveries and liveness probe; superseding it cancels it, and every late callback is checked
+against the epoch in ``Redialer.is_current``). Followers and offline runtimes run
+``mirror.follower``'s file watch (and, online, its server probe). ``ServerCalls`` makes the
+one-shot calls.
 
 Roles. An online runtime first runs the writer election (a file lock beside the mirror). The
 winner is the *leader*: it opens the mirror for writing, subscribes and writes. Everyone else
@@ -50,45 +52,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
-
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
-from mirror.backoff import ReconnectCause, reconnect_delay
-from mirror.connection import Connection
 from mirror.connection_state import ConnectionState, Role
 from mirror.election import WriterElection
 from mirror.follower import discard_unowned, probe_server, watch_file
-from mirror.ingest_queue import IngestQueue, Target
-from mirror.integrity import is_damage
+from mirror.leader import Leader
 from mirror.live_binding import LiveBinding
 from mirror.mirror_files import save_copy
 from mirror.paths import writer_lock_file
-from mirror.processors import IncarnationMismatch, MirrorWriter
-from mirror.redial import Redialer
 from mirror.runtime_reader import RuntimeReader
 from mirror.runtime_status import (
     NO_LOCAL_MIRROR_NOTICE,
-    ReconnectRecord,
     RuntimeStatus,
     RuntimeTiming,
     follower_notice,
 )
+from mirror.server_calls import ServerCalls
 from mirror.shielded import Shielded
 from mirror.status_publisher import StatusListener, StatusPublisher
-from mirror.types import Events
-from mirror.writer_file import DamageVerdict, WriterFile, describe
-from wire.stream_client import AuthError, StreamClient
+from mirror.writer_file import WriterFile
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-HTTP_TIMEOUT_S = 30.0
 _COUNTS_SQL = (
     "SELECT (SELECT max(local_index) + 1 FROM events), "
     "(SELECT value FROM mirror_meta WHERE key = 'incarnation')"
@@ -97,10 +88,6 @@ FOLLOWER_CANNOT_CLEAR = (
     "another Streamdesk process is writing this mirror; clear it there (or close it first)"
 )
 _C = ConnectionState
-
-
-class OfflineError(RuntimeError):
-    """A server call on a runtime that has no server."""
 
 
 class StreamRuntime:
@@ -127,19 +114,13 @@ class StreamRuntime:
         self.subscription_key = subscription_key
         self.timing = timing
         self.reader = RuntimeReader(mirror_file, on_damage=self._damage_reported_threadsafe)
-        # Every reconnect asked for (reason, delay asked, wait armed): for diagnostics and tests.
-        self.reconnect_history: deque[ReconnectRecord] = deque(maxlen=256)
         initial = _C.OFFLINE if server_url is None else _C.CONNECTING
         self.publisher = StatusPublisher(
             RuntimeStatus(connection=initial, role=Role.IDLE), loop=loop, coalesce=timing.coalesce
         )
-        self.ingest = IngestQueue(
-            loop=loop,
-            max_transaction_events=timing.max_transaction_events,
-            backlog_limit=timing.live_backlog_limit,
+        self.calls = ServerCalls(
+            server_url, namespace, path, token, is_closed=lambda: self.is_closed, owner=repr(self)
         )
-        self.redial = Redialer(loop, self._dial, may_dial=self._may_dial)
-        self._token = token
         self._loop = loop
         self._on_closed = on_closed
         self._refs = 0
@@ -167,14 +148,25 @@ class StreamRuntime:
             spawn=self.spawn,
             on_damage=self._damage_reported,
         )
+        self.leader = Leader(
+            name=repr(self),
+            timing=timing,
+            subscription_key=subscription_key,
+            loop=loop,
+            publisher=self.publisher,
+            files=self.files,
+            calls=self.calls,
+            spawn=self.spawn,
+            shielded=self._shielded,
+            is_closed=lambda: self.is_closed,
+        )
+        # Every reconnect asked for (reason, delay asked, wait armed): for diagnostics and tests.
+        self.reconnect_history = self.leader.reconnect_history
         self._unwatch_counts: Callable[[], None] | None = None
         self._seen_incarnation: str | None = None
         # Tasks of the role in force (writer loop, or file watch and follower probe).
         self._role_tasks: list[asyncio.Task[None]] = []
-        self._http: httpx.AsyncClient | None = None
-        self._client: StreamClient | None = None
         self._election: WriterElection | None = None
-        self._control_epoch: int | None = None
 
     def __repr__(self) -> str:
         where = self.server_url or "offline"
@@ -291,7 +283,7 @@ class StreamRuntime:
 
     async def _close(self) -> None:
         self.publisher.set(connection=_C.CLOSED, role=Role.IDLE, catchup=None)
-        self.redial.stop()
+        self.leader.redial.stop()
         self._stop_role_tasks()
         self.files.stop_checking()
         # Writes already started finish (they are shielded); nothing new starts. What is left
@@ -308,8 +300,7 @@ class StreamRuntime:
         if self._election is not None:
             self._election.release()
         await asyncio.to_thread(self.reader.close)
-        if self._http is not None:
-            await self._http.aclose()
+        await self.calls.aclose()
         self._closed = True
         self.publisher.close()
         self._on_closed(self)
@@ -325,126 +316,31 @@ class StreamRuntime:
                 role=Role.FOLLOWER, notice=follower_notice(self.publisher.status.event_count)
             )
             self._role_tasks.append(self._watch())
-            probe = probe_server(self._online_client, self.publisher, self.timing)
+            probe = probe_server(self.calls.client, self.publisher, self.timing)
             self._role_tasks.append(self.spawn(probe, "follower probe"))
             if not await election.wait_until_leader():
                 return
             self._stop_role_tasks()
         log.info("%s: this process writes the mirror %s", self, self.mirror_file)
         self.publisher.set(role=Role.LEADER, notice=None, connection=_C.CONNECTING, last_error=None)
-        writes = self.ingest.run(self._ingest_target, self._write, self._ingest_failed, self._wrote)
-        self._role_tasks.append(self.spawn(writes, "mirror writer"))
-        self.redial.dial_now()
+        self._role_tasks.append(self.leader.start())
 
     def _watch(self) -> asyncio.Task[None]:
         return self.spawn(
             watch_file(self._live, self.publisher, self.timing.election_poll), "watch mirror file"
         )
 
-    # -- the leader's connection ------------------------------------------------------------------
-
-    def _may_dial(self) -> bool:
-        return not self.is_closed and self.publisher.status.role is Role.LEADER
-
-    def _dial(self, epoch: int) -> Connection:
-        self.publisher.set(connection=_C.CONNECTING, catchup=None)
-        return Connection(self, epoch, self._online_client())
+    # -- the leader -------------------------------------------------------------------------------
 
     def schedule_reconnect(self, error: str, delay: float) -> None:
         """Drop the connection and dial again after ``delay`` s (never before a pending
-        ingest backoff ends). The one path that redials."""
-        self._reconnect(error, delay, is_error=True)
+        ingest backoff ends). The one path that redials (``mirror.leader``)."""
+        self.leader.schedule_reconnect(error, delay)
 
     def reconnect(self) -> None:
         """Drop the current connection and dial again now (a no-op unless this process
         writes the mirror)."""
-        self.files.healed()
-        self._reconnect("reconnect requested", 0.0, is_error=False)
-
-    def _reconnect(self, reason: str, delay: float, *, is_error: bool) -> None:
-        if self.is_closed or self.server_url is None or self.publisher.status.role != Role.LEADER:
-            return
-        self._drop_connection()
-        now = self._loop.time()
-        when = max(now + delay, self.ingest.not_before)
-        self.redial.arm(when)
-        self.reconnect_history.append(ReconnectRecord(reason, delay, when - now))
-        log.info("%s: %s; dialling again in %.2f s", self, reason, when - now)
-        changes: dict[str, Any] = {"connection": _C.RECONNECTING, "catchup": None}
-        if is_error:
-            changes["last_error"] = reason
-        self.publisher.set(**changes)
-
-    def _drop_connection(self) -> None:
-        self.redial.supersede()
-        self.ingest.clear()
-
-    def _stop_dialling(self, reason: str, connection: ConnectionState) -> None:
-        """A fault retrying cannot heal: nothing dials again until ``reconnect()``."""
-        self._drop_connection()
-        self.redial.disarm()
-        if connection is _C.FAILED:
-            log.error("%s: %s; not dialling again until asked", self, reason)
-        self.publisher.set(connection=connection, catchup=None, last_error=reason)
-
-    def unauthorized(self, error: AuthError) -> None:
-        """The server refused our token: retrying a refused token cannot succeed."""
-        log.warning("%s: the server refused the token; not dialling again until asked", self)
-        self._stop_dialling(describe(error), _C.UNAUTHORIZED)
-
-    def subscription_closed(self, epoch: int, reason: str) -> None:
-        # After a kill/reset this client sent, the server closing the socket is expected.
-        self._reconnect(
-            f"connection closed: {reason}",
-            reconnect_delay(ReconnectCause.CLOSED),
-            is_error=epoch != self._control_epoch,
-        )
-
-    def backlog_full(self, pending: int) -> None:
-        self._reconnect(
-            f"{pending} delivered events are waiting to be written; paging history instead",
-            0.0,
-            is_error=False,
-        )
-
-    def stream_was_reset(self, reason: str) -> None:
-        """The server's stream is another incarnation than the mirror's: dial again now; the
-        dial's reconcile archives the old mirror and mirrors the new incarnation."""
-        log.warning("%s: %s", self, reason)
-        self._reconnect(reason, 0.0, is_error=False)
-
-    # -- ingest -----------------------------------------------------------------------------------
-
-    def _ingest_target(self) -> Target:
-        connection = self.redial.connection
-        incarnation = connection.incarnation if isinstance(connection, Connection) else None
-        return self.redial.epoch, incarnation, self.files.writer
-
-    async def _write(self, writer: MirrorWriter, events: Events, incarnation: str) -> int:
-        return await self.guarded(writer.ingest(events, incarnation=incarnation))
-
-    def _ingest_failed(self, epoch: int, error: Exception) -> None:
-        if self.redial.is_current(epoch):
-            self.write_failed(error)
-
-    def _wrote(self) -> None:
-        self.files.healed()
-
-    def write_failed(self, error: BaseException) -> None:
-        """A write into the mirror failed: heal what retrying cannot, back off otherwise."""
-        if isinstance(error, IncarnationMismatch):
-            self.stream_was_reset(str(error))
-        elif is_damage(error):
-            self.heal_damage(describe(error))
-        else:
-            delay = self.ingest.backoff_failure()
-            log.warning(
-                "%s: mirror ingest failed (%d in a row): %s",
-                self,
-                self.ingest.failures,
-                describe(error),
-            )
-            self.schedule_reconnect(f"mirror ingest failed: {describe(error)}", delay)
+        self.leader.reconnect()
 
     # -- damage -----------------------------------------------------------------------------------
 
@@ -458,7 +354,7 @@ class StreamRuntime:
             return
         role = self.publisher.status.role
         if role is Role.LEADER:
-            self.heal_damage(message)
+            self.leader.heal_damage(message)
         elif role is Role.FOLLOWER:
             self.publisher.set(
                 notice=f"the mirror file is damaged ({message}); the Streamdesk process that "
@@ -470,77 +366,27 @@ class StreamRuntime:
                 "rebuild it from the server"
             )
 
-    def heal_damage(self, message: str) -> None:
-        """Move the damaged file aside and mirror again (in the next dial); retrying the same
-        file could never heal it. Damage that keeps coming back stops the dialling."""
-        verdict = self.files.note_damage(message)
-        if verdict is DamageVerdict.STOP:
-            self._stop_dialling(
-                f"the local mirror keeps getting damaged ({message}); check the disk, then "
-                "reconnect",
-                _C.FAILED,
-            )
-        elif verdict is DamageVerdict.HEAL:
-            log.warning("%s: the mirror file is damaged: %s", self, message)
-            self.schedule_reconnect(f"the local mirror file is damaged ({message})", 0.0)
-
     # -- one-shot calls -------------------------------------------------------------------------
-
-    def _online_client(self) -> StreamClient:
-        if self.server_url is None:
-            raise OfflineError(f"{self.path} is open offline: there is no server to call")
-        if self.is_closed:
-            raise RuntimeError(f"{self!r} is closed")
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
-        if self._client is None:
-            self._client = StreamClient(
-                self.server_url, self.path, self.namespace, self._token, http_client=self._http
-            )
-        return self._client
 
     def set_token(self, token: str | None) -> None:
         """Use ``token`` from the next call or dial on (a dial in progress keeps the old one);
         after an ``unauthorized`` status, ``reconnect()`` dials with it."""
-        if token != self._token:
-            self._token = token
-            self._client = None
+        self.calls.set_token(token)
 
     async def append(self, event: dict[str, Any]) -> dict[str, Any]:
-        result = await self._online_client().append(event)
-        return dict(result)
+        return await self.calls.append(event)
 
     async def runtime_state(self) -> dict[str, Any]:
-        result = await self._online_client().runtime_state()
-        return dict(result)
-
-    async def kill(self) -> None:
-        await self._control("kill")
-
-    async def reset(self) -> None:
-        await self._control("reset")
-
-    async def _control(self, method: str) -> None:
-        client = self._online_client()
-        # The subscription stays up (a kill drops it without presence facts, as in the
-        # reference), so the server closing it meanwhile is expected, not an error.
-        self._control_epoch = self.redial.epoch
-        try:
-            await (client.kill() if method == "kill" else client.reset())
-        finally:
-            self._control_epoch = None
-        self._reconnect(
-            f"{method} requested", reconnect_delay(ReconnectCause.CONTROL_CALL), is_error=False
-        )
+        return await self.calls.runtime_state()
 
     async def child_paths(self, path: str) -> list[str]:
-        client = self._online_client()
-        other = StreamClient(
-            client.base_url, path, self.namespace, self._token, http_client=self._http
-        )
-        state = await other.runtime_state()
-        core = state.get("coreProcessorState") or {}
-        return [str(child) for child in core.get("childPaths") or []]
+        return await self.calls.child_paths(path)
+
+    async def kill(self) -> None:
+        await self.leader.control("kill")
+
+    async def reset(self) -> None:
+        await self.leader.control("reset")
 
     # -- local mirror -----------------------------------------------------------------------------
 
@@ -560,11 +406,7 @@ class StreamRuntime:
         """Discard the local mirror and mirror the stream again from its start."""
         role = self.publisher.status.role
         if role is Role.LEADER:
-            # The dial may not have opened the writer yet; this process holds the lock.
-            writer = await self.files.open()
-            self._reconnect("local mirror cleared", 0.0, is_error=False)
-            await self.guarded(writer.discard())
-            self.publisher.cleared()
+            await self.leader.clear()
             return
         if role is Role.FOLLOWER:
             raise RuntimeError(FOLLOWER_CANNOT_CLEAR)
