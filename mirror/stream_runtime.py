@@ -112,13 +112,13 @@ class StreamRuntime:
         self.path = path
         self.mirror_file = mirror_file
         self.subscription_key = subscription_key
-        self.timing = timing
+        self._timing = timing
         self.reader = RuntimeReader(mirror_file, on_damage=self._damage_reported_threadsafe)
         initial = _C.OFFLINE if server_url is None else _C.CONNECTING
-        self.publisher = StatusPublisher(
+        self._publisher = StatusPublisher(
             RuntimeStatus(connection=initial, role=Role.IDLE), loop=loop, coalesce=timing.coalesce
         )
-        self.calls = ServerCalls(
+        self._calls = ServerCalls(
             server_url, namespace, path, token, is_closed=lambda: self.is_closed, owner=repr(self)
         )
         self._loop = loop
@@ -137,31 +137,31 @@ class StreamRuntime:
             coalesce_interval=timing.coalesce,
             on_damage=self._damage_reported,
         )
-        self.files = WriterFile(
+        self._files = WriterFile(
             mirror_file,
             identity=(server_url or "", namespace, path),
             subscription_key=subscription_key,
             keep_archives=keep_archives,
             live=self._live,
-            publisher=self.publisher,
+            publisher=self._publisher,
             shielded=self._shielded,
             spawn=self.spawn,
             on_damage=self._damage_reported,
         )
-        self.leader = Leader(
+        self._leader = Leader(
             name=repr(self),
             timing=timing,
             subscription_key=subscription_key,
             loop=loop,
-            publisher=self.publisher,
-            files=self.files,
-            calls=self.calls,
+            publisher=self._publisher,
+            files=self._files,
+            calls=self._calls,
             spawn=self.spawn,
             shielded=self._shielded,
             is_closed=lambda: self.is_closed,
         )
         # Every reconnect asked for (reason, delay asked, wait armed): for diagnostics and tests.
-        self.reconnect_history = self.leader.reconnect_history
+        self.reconnect_history = self._leader.reconnect_history
         self._unwatch_counts: Callable[[], None] | None = None
         self._seen_incarnation: str | None = None
         # Tasks of the role in force (writer loop, or file watch and follower probe).
@@ -176,21 +176,21 @@ class StreamRuntime:
 
     @property
     def status(self) -> RuntimeStatus:
-        return self.publisher.status
+        return self._publisher.status
 
     @property
     def is_closed(self) -> bool:
         return self._closed or self._closing is not None
 
     def add_listener(self, cb: StatusListener) -> Callable[[], None]:
-        return self.publisher.add_listener(cb)
+        return self._publisher.add_listener(cb)
 
     async def wait_until(self, predicate: Callable[[RuntimeStatus], bool]) -> RuntimeStatus:
         """The status once ``predicate(status)`` holds (no deadline: wrap it in one)."""
-        return await self.publisher.wait_until(predicate)
+        return await self._publisher.wait_until(predicate)
 
     def _on_counts(self, rows: list[tuple[Any, ...]]) -> None:
-        status = self.publisher.status
+        status = self._publisher.status
         count = int(rows[0][0] or 0) if rows else 0
         incarnation = None if not rows or rows[0][1] is None else str(rows[0][1])
         changes: dict[str, Any] = {
@@ -211,7 +211,7 @@ class StreamRuntime:
             changes["notice"] = follower_notice(count)
         if incarnation is not None:
             self._seen_incarnation = incarnation
-        self.publisher.set(**changes)
+        self._publisher.set(**changes)
 
     # -- lifetime ---------------------------------------------------------------------------------
 
@@ -266,13 +266,13 @@ class StreamRuntime:
         self._unwatch_counts = self._live.watch(_COUNTS_SQL, (), self._on_counts)
         if self.server_url is None:
             notice = None if self.mirror_file.exists() else NO_LOCAL_MIRROR_NOTICE
-            self.publisher.set(notice=notice)
+            self._publisher.set(notice=notice)
             self._role_tasks = [self._watch()]
             return
         self._election = WriterElection(
-            writer_lock_file(self.mirror_file), poll_interval=self.timing.election_poll
+            writer_lock_file(self.mirror_file), poll_interval=self._timing.election_poll
         )
-        self.publisher.set(role=Role.ELECTING)
+        self._publisher.set(role=Role.ELECTING)
         self._role_tasks = [self.spawn(self._elect(), "writer election")]
 
     def _stop_role_tasks(self) -> None:
@@ -282,10 +282,10 @@ class StreamRuntime:
         self._role_tasks = []
 
     async def _close(self) -> None:
-        self.publisher.set(connection=_C.CLOSED, role=Role.IDLE, catchup=None)
-        self.leader.redial.stop()
+        self._publisher.set(connection=_C.CLOSED, role=Role.IDLE, catchup=None)
+        self._leader.redial.stop()
         self._stop_role_tasks()
-        self.files.stop_checking()
+        self._files.stop_checking()
         # Writes already started finish (they are shielded); nothing new starts. What is left
         # are unsubscribes of earlier connections (each with its own deadline).
         await self._shielded.drain()
@@ -295,14 +295,14 @@ class StreamRuntime:
         if self._unwatch_counts is not None:
             self._unwatch_counts()
         self._live.close()
-        await self.files.close()
+        await self._files.close()
         # After the writer connection is closed, so the next leader never meets it.
         if self._election is not None:
             self._election.release()
         await asyncio.to_thread(self.reader.close)
-        await self.calls.aclose()
+        await self._calls.aclose()
         self._closed = True
-        self.publisher.close()
+        self._publisher.close()
         self._on_closed(self)
 
     # -- election ---------------------------------------------------------------------------------
@@ -312,22 +312,24 @@ class StreamRuntime:
         assert election is not None
         if not election.try_acquire():
             log.info("%s: another process writes %s; following it", self, self.mirror_file)
-            self.publisher.set(
-                role=Role.FOLLOWER, notice=follower_notice(self.publisher.status.event_count)
+            self._publisher.set(
+                role=Role.FOLLOWER, notice=follower_notice(self._publisher.status.event_count)
             )
             self._role_tasks.append(self._watch())
-            probe = probe_server(self.calls.client, self.publisher, self.timing)
+            probe = probe_server(self._calls.client, self._publisher, self._timing)
             self._role_tasks.append(self.spawn(probe, "follower probe"))
             if not await election.wait_until_leader():
                 return
             self._stop_role_tasks()
         log.info("%s: this process writes the mirror %s", self, self.mirror_file)
-        self.publisher.set(role=Role.LEADER, notice=None, connection=_C.CONNECTING, last_error=None)
-        self._role_tasks.append(self.leader.start())
+        self._publisher.set(
+            role=Role.LEADER, notice=None, connection=_C.CONNECTING, last_error=None
+        )
+        self._role_tasks.append(self._leader.start())
 
     def _watch(self) -> asyncio.Task[None]:
         return self.spawn(
-            watch_file(self._live, self.publisher, self.timing.election_poll), "watch mirror file"
+            watch_file(self._live, self._publisher, self._timing.election_poll), "watch mirror file"
         )
 
     # -- the leader -------------------------------------------------------------------------------
@@ -335,12 +337,12 @@ class StreamRuntime:
     def schedule_reconnect(self, error: str, delay: float) -> None:
         """Drop the connection and dial again after ``delay`` s (never before a pending
         ingest backoff ends). The one path that redials (``mirror.leader``)."""
-        self.leader.schedule_reconnect(error, delay)
+        self._leader.schedule_reconnect(error, delay)
 
     def reconnect(self) -> None:
         """Drop the current connection and dial again now (a no-op unless this process
         writes the mirror)."""
-        self.leader.reconnect()
+        self._leader.reconnect()
 
     # -- damage -----------------------------------------------------------------------------------
 
@@ -352,16 +354,16 @@ class StreamRuntime:
         """A read or a write found the mirror file damaged."""
         if self.is_closed:
             return
-        role = self.publisher.status.role
+        role = self._publisher.status.role
         if role is Role.LEADER:
-            self.leader.heal_damage(message)
+            self._leader.heal_damage(message)
         elif role is Role.FOLLOWER:
-            self.publisher.set(
+            self._publisher.set(
                 notice=f"the mirror file is damaged ({message}); the Streamdesk process that "
                 "writes it moves it aside and rebuilds it"
             )
         else:
-            self.publisher.set(
+            self._publisher.set(
                 notice=f"this mirror file is damaged ({message}); open the stream online to "
                 "rebuild it from the server"
             )
@@ -371,22 +373,22 @@ class StreamRuntime:
     def set_token(self, token: str | None) -> None:
         """Use ``token`` from the next call or dial on (a dial in progress keeps the old one);
         after an ``unauthorized`` status, ``reconnect()`` dials with it."""
-        self.calls.set_token(token)
+        self._calls.set_token(token)
 
     async def append(self, event: dict[str, Any]) -> dict[str, Any]:
-        return await self.calls.append(event)
+        return await self._calls.append(event)
 
     async def runtime_state(self) -> dict[str, Any]:
-        return await self.calls.runtime_state()
+        return await self._calls.runtime_state()
 
     async def child_paths(self, path: str) -> list[str]:
-        return await self.calls.child_paths(path)
+        return await self._calls.child_paths(path)
 
     async def kill(self) -> None:
-        await self.leader.control("kill")
+        await self._leader.control("kill")
 
     async def reset(self) -> None:
-        await self.leader.control("reset")
+        await self._leader.control("reset")
 
     # -- local mirror -----------------------------------------------------------------------------
 
@@ -404,9 +406,9 @@ class StreamRuntime:
 
     async def clear_local(self) -> None:
         """Discard the local mirror and mirror the stream again from its start."""
-        role = self.publisher.status.role
+        role = self._publisher.status.role
         if role is Role.LEADER:
-            await self.leader.clear()
+            await self._leader.clear()
             return
         if role is Role.FOLLOWER:
             raise RuntimeError(FOLLOWER_CANNOT_CLEAR)
@@ -415,7 +417,7 @@ class StreamRuntime:
             return
         if not await discard_unowned(self.mirror_file, self.subscription_key):
             raise RuntimeError(FOLLOWER_CANNOT_CLEAR)
-        self.publisher.cleared(self.publisher.status.notice)
+        self._publisher.cleared(self._publisher.status.notice)
 
     async def save_copy(
         self, target: Path, on_progress: Callable[[int, int], None] | None = None
