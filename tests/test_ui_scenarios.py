@@ -451,7 +451,7 @@ def test_child_stream_card_opens_the_child_and_the_tree_lists_it(
     )
     row = next(i.local_index for i in feed_items(qtbot, feed) if i.child_path == child)
     wait_for(qtbot, lambda: row_visible(view, row))
-    rect = view.visualRect(feed.index(row))
+    rect = view.visualRect(feed.index(row, 0))
     hit = next(
         QPoint(x, rect.center().y())
         for x in range(rect.left(), rect.right(), 4)
