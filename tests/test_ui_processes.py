@@ -126,6 +126,29 @@ def test_an_empty_follower_says_why(qtbot: QtBot, ui: UiHarness) -> None:
     assert not pane.notice_banner.isVisible()
 
 
+def test_clearing_a_followed_mirror_is_refused_and_says_where_to_clear_it(
+    qtbot: QtBot, ui: UiHarness
+) -> None:
+    path = fresh_path()
+    lock = writer_lock_file(mirror_file(ui.data_dir, ui.server_url, "default", path))
+    holder = WriterElection(lock)
+    assert holder.try_acquire()
+    try:
+        window = ui.open(path)
+        pane = window.current
+        assert pane is not None
+        wait_for(qtbot, lambda: pane.status.role == "follower")
+        window.menu_actions["clear_local"].trigger()
+        wait_for(qtbot, lambda: "failed" in window.statusBar().currentMessage())
+        message = window.statusBar().currentMessage()
+        assert message.startswith("Clear local mirror failed: another Streamdesk process")
+        assert "clear it there" in message
+        assert pane.status.role == "follower"
+    finally:
+        holder.release()
+    wait_for(qtbot, lambda: pane.status.role == "leader")
+
+
 def embedded_server_url(qtbot: QtBot, app: subprocess.Popen[bytes], info: Path, log: Path) -> str:
     """Wait for `app` to publish its embedded server; the URL it wrote."""
     qtbot.waitUntil(lambda: info.exists() or app.poll() is not None, timeout=60_000)

@@ -1,4 +1,4 @@
-"""The event feed of one mirror as a list model: one row per feed item.
+"""The event feed of one mirror as a one-column model: one row per feed item.
 
 Rows come in pages by `local_index` like the raw events; the last row can still grow (a group
 gains events), so every refresh marks it stale and it is refetched while the old version stays
