@@ -4,9 +4,6 @@
 `receive(text)`; collect what to send with `data_to_send()` and what happened with
 `events_received()` (wire.events). Calls we make (`call`, `notify`, `pull`, releases) queue
 messages the same way. An asyncio driver (wire.session) runs served calls and resolves futures.
-
-Id rules (PROTOCOL.md §7): our pushes get positive import ids 1, 2, ...; objects we export get
-negative ids -1, -2, ...; 0 is the main interface; ids are never reused.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from typing import Any, Final
 from wire.codec import (
     RpcTarget,
     decode,
-    decode_args,
     dumps,
     encode,
     encode_args,
@@ -34,12 +30,20 @@ from wire.events import (
     Event,
     ExportSettled,
     ImportSettled,
-    PromiseImported,
     ResultNeedsEvaluation,
     SessionEnded,
     SessionState,
 )
-from wire.tables import Export, ExportKind, Handle, Import, ImportKind, Pending, StubRef
+from wire.ref_decoder import RefDecoder
+from wire.tables import (
+    Export,
+    ExportKind,
+    Handle,
+    Import,
+    ImportKind,
+    SessionTables,
+    StubRef,
+)
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "RpcProtocol"]
 
@@ -48,27 +52,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
 
 _RESULT_KINDS: Final = (ImportKind.PUSH, ImportKind.PROMISE)
-
-
-class _Decoder:
-    """Decode hooks bound to one protocol; collects values that need evaluation."""
-
-    __slots__ = ("pendings", "protocol")
-
-    def __init__(self, protocol: RpcProtocol) -> None:
-        self.protocol = protocol
-        self.pendings: list[Pending] = []
-
-    def on_import(self, kind: str, id: int, path: list[str | int] | None, args: Any) -> Any:
-        return self.protocol._decode_import(self, kind, id, path, args)
-
-    def on_export(self, id: int) -> Any:
-        return self.protocol._import_stub(id)
-
-    def on_promise(self, id: int) -> Any:
-        p = self.protocol._import_promise(id)
-        self.pendings.append(p)
-        return p
 
 
 class RpcProtocol:
@@ -88,13 +71,8 @@ class RpcProtocol:
     ) -> None:
         self.max_message_size = max_message_size
         self._make_stub: Callable[[StubRef], Any] = make_stub or _same
-        self._exports: dict[int, Export] = {0: Export(0, ExportKind.MAIN, main)}
-        self.main_import = Import(0, ImportKind.MAIN)
-        self._imports: dict[int, Import] = {0: self.main_import}
-        self._next_import = 1
-        self._next_export = -1
-        self._next_push = 1
-        self._lowest_peer_id = 0
+        self._tables = SessionTables(main)
+        self.main_import = self._tables.main_import
         self._outbox: deque[str] = deque()
         self._events: list[Event] = []
         self.queued = 0  # messages queued so far: a message's number in the outgoing order
@@ -132,7 +110,7 @@ class RpcProtocol:
 
     def stats(self) -> dict[str, int]:
         """Live table entries besides the main interface (for tests and diagnostics)."""
-        return {"imports": len(self._imports) - 1, "exports": len(self._exports) - 1}
+        return self._tables.stats()
 
     def closed_error(self) -> ConnectionClosed:
         """A fresh error for whatever fails because the session has ended."""
@@ -198,10 +176,7 @@ class RpcProtocol:
     def call(self, ref: StubRef, path: tuple[str | int, ...], args: Any) -> Import:
         """Push a call on `ref` (+ `path`); returns the import that will hold its result."""
         text = self._build_push(ref, path, args)
-        imp = Import(self._next_import, ImportKind.PUSH)
-        self._next_import += 1
-        imp.local_refs = 1
-        self._imports[imp.id] = imp
+        imp = self._tables.add_push_import()
         self._enqueue(text)
         return imp
 
@@ -209,14 +184,13 @@ class RpcProtocol:
         """Push a call and release it at once (no result wanted); returns the release's
         number in the outgoing order."""
         text = self._build_push(ref, path, args)
-        import_id = self._next_import
-        self._next_import += 1
+        import_id = self._tables.take_import_id()
         self._enqueue(text)
         return self._enqueue(dumps(["release", import_id, 1]))
 
     def pull(self, imp: Import) -> int | None:
         """Ask for a push's result; returns the pull's number, or None if nothing was sent."""
-        if imp.pulled or self._imports.get(imp.id) is not imp:
+        if imp.pulled or not self._tables.holds(imp):
             return None
         self._check_open()
         imp.pulled = True
@@ -228,9 +202,9 @@ class RpcProtocol:
 
     def drop_local_ref(self, imp: Import) -> None:
         imp.local_refs -= 1
-        if imp.local_refs > 0 or self._imports.get(imp.id) is not imp:
+        if imp.local_refs > 0 or not self._tables.holds(imp):
             return
-        del self._imports[imp.id]
+        del self._tables.imports[imp.id]
         if self.state is SessionState.OPEN:
             self._enqueue(dumps(["release", imp.id, imp.remote_refcount]))
 
@@ -267,16 +241,13 @@ class RpcProtocol:
             protocol, imp, path = value._reference()
             if protocol is not self:
                 raise TypeError("cannot pass a stub from another RPC session")
-            if self._imports.get(imp.id) is not imp:
+            if not self._tables.holds(imp):
                 raise TypeError(f"cannot pass stub {imp.id}: it was released")
             if (imp.kind is ImportKind.STUB or imp.kind is ImportKind.MAIN) and not path:
                 return ["import", imp.id]
             return ["pipeline", imp.id, list(path)] if path else ["pipeline", imp.id]
         if isinstance(value, RpcTarget) or callable(value):
-            eid = self._next_export
-            self._next_export -= 1
-            self._exports[eid] = Export(eid, ExportKind.STUB, value)
-            return ["export", eid]
+            return ["export", self._tables.add_local_export(value)]
         raise TypeError(f"cannot serialize value of type {type(value).__name__}")
 
     # ------------------------------------------------------------------ sending
@@ -291,36 +262,32 @@ class RpcProtocol:
             raise self.closed_error()
 
     def _encode_value(self, value: Any) -> Any:
-        start = self._next_export
+        start = self._tables.next_export
         try:
             return encode(value, self)
         except BaseException:
-            self._unexport_since(start)
+            self._tables.unexport_since(start)
             raise
-
-    def _unexport_since(self, start: int) -> None:
-        for eid in range(start, self._next_export, -1):
-            self._exports.pop(eid, None)
 
     def _build_push(self, ref: StubRef, path: tuple[str | int, ...], args: Any) -> str:
         self._check_open()
         imp = ref.imp
-        if ref.released or self._imports.get(imp.id) is not imp:
+        if ref.released or not self._tables.holds(imp):
             if imp.kind is ImportKind.PUSH:
                 raise RpcError(
                     f"promise {imp.id} was already awaited or released; "
                     "call methods on its result instead"
                 )
             raise RpcError(f"stub {imp.id} was already released")
-        start = self._next_export
+        start = self._tables.next_export
         try:
             expr = ["pipeline", imp.id, list(path), encode_args(args, self)]
             text = dumps(["push", expr])
         except BaseException:
-            self._unexport_since(start)
+            self._tables.unexport_since(start)
             raise
         if len(text) > self.max_message_size:
-            self._unexport_since(start)
+            self._tables.unexport_since(start)
             raise MessageTooLarge(
                 f"call message of {len(text)} characters exceeds the limit of "
                 f"{self.max_message_size}"
@@ -336,13 +303,13 @@ class RpcProtocol:
                 logger.debug("call %d failed: %r", exp.id, exp.error)
             text = dumps(["reject", exp.id, encode_error(exp.error)])
         else:
-            start = self._next_export
+            start = self._tables.next_export
             try:
                 text = dumps(["resolve", exp.id, self._encode_value(exp.value)])
             except TypeError as exc:
                 text = dumps(["reject", exp.id, encode_error(exc)])
             if len(text) > self.max_message_size:
-                self._unexport_since(start)
+                self._tables.unexport_since(start)
                 size = len(text)
                 message = (
                     f"result of {size} characters exceeds the message size limit "
@@ -356,9 +323,9 @@ class RpcProtocol:
             self.unresolved_pulls -= 1
 
     def _finish_import(self, imp: Import, value: Any, error: BaseException | None) -> None:
-        if self._imports.get(imp.id) is not imp:
+        if not self._tables.holds(imp):
             return
-        del self._imports[imp.id]
+        del self._tables.imports[imp.id]
         self._events.append(ImportSettled(imp.id, value, error))
         if self.state is SessionState.OPEN:
             self._enqueue(dumps(["release", imp.id, imp.remote_refcount]))
@@ -368,17 +335,15 @@ class RpcProtocol:
     def _on_push(self, msg: list[Any]) -> None:
         if len(msg) != 2:
             raise ProtocolError(f"bad push message: {_preview(msg)}")
-        exp = Export(self._next_push, ExportKind.PUSH)
-        self._next_push += 1
-        self._exports[exp.id] = exp
-        dec = _Decoder(self)
+        exp = self._tables.add_push_export()
+        dec = self._decoder()
         value = decode(msg[1], dec)
         self._events.append(CallArrived(exp, value, dec.pendings))
 
     def _on_pull(self, msg: list[Any]) -> None:
         if len(msg) != 2 or type(msg[1]) is not int:
             raise ProtocolError(f"bad pull message: {_preview(msg)}")
-        exp = self._exports.get(msg[1])
+        exp = self._tables.exports.get(msg[1])
         if exp is None:
             raise ProtocolError(f"pull of unknown export id {msg[1]}")
         if exp.kind is not ExportKind.PUSH:
@@ -395,14 +360,12 @@ class RpcProtocol:
         if len(msg) != 3 or type(msg[1]) is not int:
             raise ProtocolError(f"bad {msg[0]} message: {_preview(msg)}")
         import_id: int = msg[1]
-        imp = self._imports.get(import_id)
+        imp = self._tables.imports.get(import_id)
         if imp is None or imp.kind not in _RESULT_KINDS:
-            if imp is None and (
-                0 < import_id < self._next_import or self._lowest_peer_id <= import_id < 0
-            ):
+            if imp is None and self._tables.released_already(import_id):
                 return  # we released it already; a late answer is allowed
             raise ProtocolError(f"{msg[0]} for unknown import id {import_id}")
-        dec = _Decoder(self)
+        dec = self._decoder()
         value = decode(msg[2], dec, arrays=arrays)
         if msg[0] == "reject":
             error = value if isinstance(value, BaseException) else None
@@ -418,7 +381,7 @@ class RpcProtocol:
         if len(msg) != 3 or type(msg[1]) is not int or type(msg[2]) is not int:
             raise ProtocolError(f"bad release message: {_preview(msg)}")
         export_id, refcount = msg[1], msg[2]
-        exp = self._exports.get(export_id)
+        exp = self._tables.exports.get(export_id)
         if exp is None:
             raise ProtocolError(f"release of unknown export id {export_id}")
         if refcount <= 0 or refcount > exp.refcount:
@@ -428,7 +391,7 @@ class RpcProtocol:
         exp.refcount -= refcount
         if exp.refcount > 0:
             return
-        del self._exports[export_id]
+        del self._tables.exports[export_id]
         exp.released = True
         if exp.kind is ExportKind.PUSH and exp.pulled and not exp.resolution_sent:
             self._pull_done()
@@ -446,48 +409,11 @@ class RpcProtocol:
         reason = ConnectionClosed(f"peer aborted the RPC session: {message}", value)
         self._end(SessionState.ABORTED, reason)
 
-    # ------------------------------------------------------------------ decoding helpers
+    def _decoder(self) -> RefDecoder:
+        return RefDecoder(self._tables, self._events, self._new_stub)
 
-    def _decode_import(
-        self, dec: _Decoder, kind: str, id: int, path: list[str | int] | None, args: Any
-    ) -> Any:
-        exp = self._exports.get(id)
-        if exp is None:
-            raise ProtocolError(f"no such entry on exports table: {id}")
-        if kind == "import" and not path and args is None and exp.kind is not ExportKind.PUSH:
-            return exp.target
-        arg_values = None
-        arg_pendings = None
-        if args is not None:
-            inner = _Decoder(self)
-            arg_values = decode_args(args, inner)
-            arg_pendings = inner.pendings or None
-        p = Pending(exp, path or [], arg_values, arg_pendings)
-        dec.pendings.append(p)
-        return p
-
-    def _import_stub(self, id: int) -> Any:
-        imp = self._imports.get(id)
-        if imp is None:
-            imp = Import(id, ImportKind.STUB)
-            self._imports[id] = imp
-            self._lowest_peer_id = min(self._lowest_peer_id, id)
-        elif imp.kind is not ImportKind.STUB:
-            raise ProtocolError(f"export id {id} is already in use by a promise")
-        else:
-            imp.remote_refcount += 1
+    def _new_stub(self, imp: Import) -> Any:
         return self._make_stub(StubRef(self, imp, True))
-
-    def _import_promise(self, id: int) -> Pending:
-        if id in self._imports:
-            raise ProtocolError(f"peer sent a promise reusing an existing export id {id}")
-        imp = Import(id, ImportKind.PROMISE)
-        imp.local_refs = 1
-        self._imports[id] = imp
-        self._lowest_peer_id = min(self._lowest_peer_id, id)
-        p = Pending(None, [], None, None, imp)
-        self._events.append(PromiseImported(p))
-        return p
 
     # ------------------------------------------------------------------ shutdown
 
@@ -497,12 +423,13 @@ class RpcProtocol:
         self.state = state
         self.closed_reason = reason
         error = self.closed_error()
-        self._imports = {0: self.main_import} if 0 in self._imports else {}
-        for exp in self._exports.values():
+        tables = self._tables
+        tables.imports = {0: self.main_import} if 0 in tables.imports else {}
+        for exp in tables.exports.values():
             if exp.awaited and not exp.done:
                 exp.done = True
                 exp.error = error
-        self._exports.clear()
+        tables.exports.clear()
         # Calls from the peer that are still running finish on their own (as in capnweb): their
         # results are dropped, and their own calls to the peer fail with ConnectionClosed.
         self._events.append(SessionEnded(reason))
