@@ -1,20 +1,17 @@
 """Cap'n Web sessions on asyncio: the driver around the sans-I/O `RpcProtocol`.
 
-`RpcSession` owns what waits: futures for call results, tasks running the peer's calls, and the
-hand-over of outgoing messages to a transport. Incoming text messages go in through `receive()`
-(sync); outgoing ones are drained either with `run(recv, send)` (a generic driver for message
-transports such as WebSockets or an in-memory pipe) or with `take_outgoing()` (HTTP batch).
-Senders that await (`await stub(...)`, `await stub.notify(...)`) wait until the transport has
-taken their messages, so a slow peer slows its callers down instead of growing a queue.
+`RpcSession` owns what waits: futures for results, tasks running the peer's calls, and the
+hand-over of messages to a transport: `receive()` (sync) takes one, `run(recv, send)` drives a
+message transport (WebSocket, in-memory pipe), `take_outgoing()` serves HTTP batch. Awaiting
+senders wait until the transport has taken their messages, so a slow peer slows its callers
+down instead of growing a queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import inspect
-import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -32,6 +29,7 @@ from wire.events import (
     SessionState,
 )
 from wire.protocol import DEFAULT_MAX_MESSAGE_SIZE, RpcProtocol
+from wire.send_progress import SendProgress
 from wire.stubs import RemoteStub, RpcPromise
 from wire.tables import Export, ExportKind, Import, Pending, StubRef
 
@@ -71,15 +69,13 @@ class RpcSession:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._protocol = RpcProtocol(
-            main, max_message_size=max_message_size, make_stub=self._make_stub
+            main, max_message_size=max_message_size, make_stub=lambda ref: RemoteStub(self, ref, ())
         )
         self._max_pending_calls = max_pending_calls
         self._buffered = buffered
         self._results: dict[int, asyncio.Future[Any]] = {}
         self._export_waiters: dict[Export, asyncio.Future[None]] = {}
-        self._sent = 0
-        self._sent_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._waiter_seq = itertools.count()
+        self._progress = SendProgress()
         self._outbox_event = asyncio.Event()
         self._capacity_event = asyncio.Event()
         self._capacity_event.set()
@@ -133,8 +129,7 @@ class RpcSession:
     def take_outgoing(self) -> list[str]:
         """Remove and return every queued outgoing message (HTTP batch)."""
         out = self._protocol.data_to_send()
-        self._sent += len(out)
-        self._wake_sent_waiters()
+        self._progress.advance(len(out))
         return out
 
     async def wait_input_capacity(self) -> None:
@@ -223,19 +218,11 @@ class RpcSession:
                     except Exception as exc:
                         self.connection_lost(exc)
                         return
-                    self._sent += 1
-                    self._wake_sent_waiters()
+                    self._progress.advance(1)
             if self.is_closed:
                 return
             self._outbox_event.clear()
             await self._outbox_event.wait()
-
-    def _wake_sent_waiters(self) -> None:
-        waiters = self._sent_waiters
-        while waiters and waiters[0][0] <= self._sent:
-            fut = heapq.heappop(waiters)[2]
-            if not fut.done():
-                fut.set_result(None)
 
     # ------------------------------------------------------------------ protocol events
 
@@ -307,10 +294,7 @@ class RpcSession:
             if not fut.done():
                 fut.set_exception(closed_error())
         self._results.clear()
-        for _, _, sent in self._sent_waiters:
-            if not sent.done():
-                sent.set_exception(closed_error())
-        self._sent_waiters.clear()
+        self._progress.fail_all(closed_error)
         for waiter in self._export_waiters.values():
             if not waiter.done():
                 waiter.set_result(None)
@@ -394,9 +378,6 @@ class RpcSession:
 
     # ------------------------------------------------------------------ our calls (stubs)
 
-    def _make_stub(self, ref: StubRef) -> RemoteStub:
-        return RemoteStub(self, ref, ())
-
     def _new_result_future(self) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = self._loop.create_future()
         fut.add_done_callback(_consume_exception)
@@ -416,13 +397,11 @@ class RpcSession:
 
     async def _flush(self, seq: int) -> None:
         """Wait until message number `seq` has been handed to the transport."""
-        if self._buffered or self._sent >= seq:
+        if self._buffered or self._progress.sent >= seq:
             return
         if self.is_closed:
             raise self._protocol.closed_error()
-        fut: asyncio.Future[None] = self._loop.create_future()
-        heapq.heappush(self._sent_waiters, (seq, next(self._waiter_seq), fut))
-        await fut
+        await self._progress.wait(seq)
 
     def _pull(self, imp: Import, fut: asyncio.Future[Any]) -> int | None:
         if fut.done():
