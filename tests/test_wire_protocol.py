@@ -57,9 +57,11 @@ def sent(protocol: RpcProtocol) -> list[Any]:
 
 
 def feed(protocol: RpcProtocol, *messages: Any) -> list[Event]:
+    events: list[Event] = []
     for message in messages:
-        protocol.receive(message if isinstance(message, str) else orjson.dumps(message).decode())
-    return protocol.events_received()
+        text = message if isinstance(message, str) else orjson.dumps(message).decode()
+        events += protocol.receive(text)
+    return events
 
 
 def serve(protocol: RpcProtocol, events: list[Event]) -> None:
@@ -109,8 +111,7 @@ class Link:
             for sender, receiver, frames, events in sides:
                 for text in sender.data_to_send():
                     frames.append(orjson.loads(text))
-                    receiver.receive(text)
-                    received = receiver.events_received()
+                    received = receiver.receive(text)
                     events.extend(received)
                     serve(receiver, received)
 
@@ -472,7 +473,8 @@ def test_oversized_incoming_frame_aborts(as_bytes: bool) -> None:
     protocol.call(main_ref(protocol), ("x",), ())
     protocol.data_to_send()
     frame = '["push",' + '"' + "x" * 2000 + '"]'
-    protocol.receive(frame.encode() if as_bytes else frame)
+    [ended] = protocol.receive(frame.encode() if as_bytes else frame)
+    assert isinstance(ended, SessionEnded) and isinstance(ended.reason, ProtocolError)
     [abort] = sent(protocol)
     assert abort[0] == "abort" and "exceeds the limit of 1000" in abort[1][2]
     with pytest.raises(ConnectionClosed, match="exceeds the limit"):

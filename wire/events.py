@@ -34,7 +34,7 @@ TRANSITIONS: Final[dict[SessionState, frozenset[SessionState]]] = {
 }
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CallArrived:
     """The peer pushed a call (on our main object, an export or a pending push).
 
@@ -47,7 +47,7 @@ class CallArrived:
     pendings: list[Pending]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ImportSettled:
     """A result, rejection or release ended an import whose result someone may wait for."""
 
@@ -56,7 +56,7 @@ class ImportSettled:
     error: BaseException | None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ResultNeedsEvaluation:
     """A result holds references that must be evaluated first (e.g. peer promises); the driver
     evaluates `pendings` inside `value` and calls `settle_import`."""
@@ -66,21 +66,21 @@ class ResultNeedsEvaluation:
     pendings: list[Pending]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class PromiseImported:
     """The peer sent a promise (`pending.promise`); an ImportSettled for it follows later."""
 
     pending: Pending
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ExportSettled:
     """An awaited push export (see `RpcProtocol.await_export`) has its outcome."""
 
     export: Export
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class SessionEnded:
     """The session left OPEN: everything pending fails with `RpcProtocol.closed_error()`."""
 

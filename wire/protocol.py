@@ -1,9 +1,10 @@
 """Cap'n Web session protocol without I/O: tables, message handling, refcounts, abort.
 
 `RpcProtocol` never waits and owns no event loop. Feed it each incoming message with
-`receive(text)`; collect what to send with `data_to_send()` and what happened with
-`events_received()` (wire.events). Calls we make (`call`, `notify`, `pull`, releases) queue
-messages the same way. An asyncio driver (wire.session) runs served calls and resolves futures.
+`receive(text)`, which returns what happened (wire.events); collect what to send with
+`data_to_send()`, and the events of other calls with `events_received()`. Calls we make
+(`call`, `notify`, `pull`, releases) queue messages the same way. An asyncio driver
+(wire.session) runs served calls and resolves futures.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class RpcProtocol:
     ) -> None:
         self.max_message_size = max_message_size
         self._make_stub: Callable[[StubRef], Any] = make_stub or _same
+        self._stub_factory = self._new_stub  # bound once: a decoder is made per message
         self._tables = SessionTables(main)
         self.main_import = self._tables.main_import
         self._outbox: deque[str] = deque()
@@ -97,16 +99,13 @@ class RpcProtocol:
     def events_received(self) -> list[Event]:
         """Remove and return what happened since the last call, in order."""
         events = self._events
-        self._events = []
+        if events:
+            self._events = []
         return events
 
     @property
     def has_output(self) -> bool:
         return bool(self._outbox)
-
-    @property
-    def has_events(self) -> bool:
-        return bool(self._events)
 
     def stats(self) -> dict[str, int]:
         """Live table entries besides the main interface (for tests and diagnostics)."""
@@ -119,12 +118,13 @@ class RpcProtocol:
             return ConnectionClosed(str(reason), reason.reason or reason)
         return ConnectionClosed(f"RPC session ended: {reason}", reason)
 
-    def receive(self, text: str | bytes) -> None:
-        """Handle one incoming message (JSON text, or its UTF-8 bytes). A bad message aborts the
-        session (never raises)."""
+    def receive(self, text: str | bytes) -> list[Event]:
+        """Handle one incoming message (JSON text, or its UTF-8 bytes); return the events it
+        caused (as `events_received()` would). A bad message aborts the session (never raises).
+        """
         if self.state is not SessionState.OPEN:
-            return
-        if len(text) > self.max_message_size:
+            pass
+        elif len(text) > self.max_message_size:
             unit = "bytes" if isinstance(text, bytes) else "characters"
             self.abort(
                 ProtocolError(
@@ -132,22 +132,27 @@ class RpcProtocol:
                     f"{self.max_message_size}"
                 )
             )
-            return
-        try:
-            msg = loads(text)
-            if type(msg) is not list or not msg or type(msg[0]) is not str:
-                raise ProtocolError(f"bad RPC message: {_preview(msg)}")
-            if msg[0] == "resolve" or msg[0] == "reject":
-                # The frame is one array; the rest of the text bounds the result's arrays.
-                brackets = text.count(b"[") if isinstance(text, bytes) else text.count("[")
-                self._on_resolve(msg, brackets - 1)
-                return
-            handler = self._handlers.get(msg[0])
-            if handler is None:
-                raise ProtocolError(f"unknown message type {msg[0]!r}: {_preview(msg)}")
-            handler(msg)
-        except ProtocolError as exc:
-            self.abort(exc)
+        else:
+            try:
+                msg = loads(text)
+                if type(msg) is not list or not msg or type(msg[0]) is not str:
+                    raise ProtocolError(f"bad RPC message: {_preview(msg)}")
+                if msg[0] == "resolve" or msg[0] == "reject":
+                    # The frame is one array; the rest of the text bounds the result's arrays.
+                    brackets = text.count(b"[") if isinstance(text, bytes) else text.count("[")
+                    self._on_resolve(msg, brackets - 1)
+                else:
+                    handler = self._handlers.get(msg[0])
+                    if handler is None:
+                        raise ProtocolError(f"unknown message type {msg[0]!r}: {_preview(msg)}")
+                    handler(msg)
+            except ProtocolError as exc:
+                self.abort(exc)
+        # events_received(), inlined: this runs for every message.
+        events = self._events
+        if events:
+            self._events = []
+        return events
 
     def abort(self, error: BaseException) -> None:
         """End the session because of `error`, telling the peer with `["abort", error]`."""
@@ -336,7 +341,7 @@ class RpcProtocol:
         if len(msg) != 2:
             raise ProtocolError(f"bad push message: {_preview(msg)}")
         exp = self._tables.add_push_export()
-        dec = self._decoder()
+        dec = RefDecoder(self._tables, self._events, self._stub_factory)
         value = decode(msg[1], dec)
         self._events.append(CallArrived(exp, value, dec.pendings))
 
@@ -365,7 +370,7 @@ class RpcProtocol:
             if imp is None and self._tables.released_already(import_id):
                 return  # we released it already; a late answer is allowed
             raise ProtocolError(f"{msg[0]} for unknown import id {import_id}")
-        dec = self._decoder()
+        dec = RefDecoder(self._tables, self._events, self._stub_factory)
         value = decode(msg[2], dec, arrays=arrays)
         if msg[0] == "reject":
             error = value if isinstance(value, BaseException) else None
@@ -408,9 +413,6 @@ class RpcProtocol:
         message = value.message if isinstance(value, RemoteError) else str(value)
         reason = ConnectionClosed(f"peer aborted the RPC session: {message}", value)
         self._end(SessionState.ABORTED, reason)
-
-    def _decoder(self) -> RefDecoder:
-        return RefDecoder(self._tables, self._events, self._new_stub)
 
     def _new_stub(self, imp: Import) -> Any:
         return self._make_stub(StubRef(self, imp, True))

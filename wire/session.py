@@ -21,6 +21,7 @@ from wire.dispatch import apply_path, replace_pendings
 from wire.errors import ConnectionClosed, ProtocolError, RemoteError
 from wire.events import (
     CallArrived,
+    Event,
     ExportSettled,
     ImportSettled,
     PromiseImported,
@@ -81,6 +82,8 @@ class RpcSession:
         self._capacity_event.set()
         self._inflight = 0
         self._pulls_event = asyncio.Event()
+        self._draining = False
+        self._seen_queued = 0  # messages queued when the writer was last woken
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed: asyncio.Future[BaseException] = self._loop.create_future()
         self._event_handlers: dict[type[Any], Callable[[Any], None]] = {
@@ -123,8 +126,7 @@ class RpcSession:
     def receive(self, text: str | bytes) -> None:
         """Handle one incoming message (JSON text, or its UTF-8 bytes). A bad message aborts the
         session (never raises)."""
-        self._protocol.receive(text)
-        self._process()
+        self._process(self._protocol.receive(text))
 
     def take_outgoing(self) -> list[str]:
         """Remove and return every queued outgoing message (HTTP batch)."""
@@ -161,6 +163,7 @@ class RpcSession:
 
     async def drain(self) -> None:
         """Wait until every result the peer pulled has been sent (or the session ended)."""
+        self._draining = True
         while self._protocol.unresolved_pulls > 0 and not self.is_closed:
             self._pulls_event.clear()
             await self._pulls_event.wait()
@@ -226,16 +229,22 @@ class RpcSession:
 
     # ------------------------------------------------------------------ protocol events
 
-    def _process(self) -> None:
-        """Act on what the protocol reported, then wake the writer and `drain()`."""
+    def _process(self, events: list[Event] | None = None) -> None:
+        """Act on what the protocol reported (`events`, else `events_received()`), then wake the
+        writer and `drain()`."""
         protocol = self._protocol
-        handlers = self._event_handlers
-        while protocol.has_events:
-            for event in protocol.events_received():
-                handlers[type(event)](event)
-        if protocol.has_output:
+        if events is None:
+            events = protocol.events_received()
+        if events:
+            handlers = self._event_handlers
+            while events:
+                for event in events:
+                    handlers[type(event)](event)
+                events = protocol.events_received()
+        if protocol.queued != self._seen_queued:
+            self._seen_queued = protocol.queued
             self._outbox_event.set()
-        if not protocol.unresolved_pulls:
+        if self._draining and not protocol.unresolved_pulls:
             self._pulls_event.set()
 
     def _on_call(self, event: CallArrived) -> None:
