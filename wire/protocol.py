@@ -60,18 +60,18 @@ class RpcProtocol:
 
     `main` is the object the peer sees as import 0 (None: the peer can call nothing).
     `make_stub(ref)` turns a reference to a stub the peer exported into the value handed to
-    the application (default: the `StubRef` itself).
+    the application (the driver makes a `RemoteStub`).
     """
 
     def __init__(
         self,
-        main: object | None = None,
+        main: object | None,
         *,
+        make_stub: Callable[[StubRef], Any],
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        make_stub: Callable[[StubRef], Any] | None = None,
     ) -> None:
         self.max_message_size = max_message_size
-        self._make_stub: Callable[[StubRef], Any] = make_stub or _same
+        self._make_stub = make_stub
         self._stub_factory = self._new_stub  # bound once: a decoder is made per message
         self._tables = SessionTables(main)
         self.main_import = self._tables.main_import
@@ -435,10 +435,6 @@ class RpcProtocol:
         # Calls from the peer that are still running finish on their own (as in capnweb): their
         # results are dropped, and their own calls to the peer fail with ConnectionClosed.
         self._events.append(SessionEnded(reason))
-
-
-def _same(ref: StubRef) -> Any:
-    return ref
 
 
 def _log_unobserved(exp: Export) -> None:
