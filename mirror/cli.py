@@ -38,6 +38,7 @@ import apsw
 import orjson
 
 from mirror.backoff import ReconnectCause, reconnect_delay
+from mirror.cli_search import add_search_command
 from mirror.db_reads import MirrorReader
 from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
@@ -104,6 +105,8 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--json", action="store_true", help="print one JSON object per row")
     query.add_argument("--max-rows", type=int, default=1000, help="rows to print (default 1000)")
     query.set_defaults(run=query_command)
+
+    add_search_command(subparsers)
 
 
 def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
