@@ -160,6 +160,18 @@ FILTERS: list[tuple[str, Any]] = [
     ("payload.total >= 30.5", lambda e: number(get(e, "payload", "total")) >= 30.5),
     ('payload.total < "4"', lambda e: get(e, "payload", "total") == "30"),
     ('payload.text ~ "REFUND"', lambda e: "refund" in text_of(get(e, "payload", "text"))),
+    ("payload.total > 29", lambda e: number(get(e, "payload", "total")) > 29),
+    ("payload.total <= 30", lambda e: number(get(e, "payload", "total")) <= 30),
+    ("payload.total < 30.5", lambda e: number(get(e, "payload", "total")) < 30.5),
+    ("payload.flag >= 0", lambda e: number(get(e, "payload", "flag")) >= 0),
+    ("payload.flag = 1", lambda e: number(get(e, "payload", "flag")) == 1),
+    ("payload.total > 4503599627370497", lambda e: False),
+    ('payload.user = \'{"id":"u1"}\'', lambda e: False),
+    (
+        'payload.text >= "R"',
+        lambda e: isinstance(get(e, "payload", "text"), str) and get(e, "payload", "text") >= "R",
+    ),
+    ('payload.total <= "4"', lambda e: get(e, "payload", "total") == "30"),
     ("payload.flag = true", lambda e: get(e, "payload", "flag") is True),
     ("payload.flag = false", lambda e: get(e, "payload", "flag") is False),
     ("payload.gone = null", lambda e: get(e, "payload", "gone") is None),
@@ -220,3 +232,14 @@ def test_no_text_and_no_filter_counts_from_the_type_counts(tmp_path: Path) -> No
     finally:
         reads.close()
         db.close()
+
+
+def test_reads_on_the_writer_join_its_open_transaction(tmp_path: Path) -> None:
+    db = write_mirror(tmp_path / "m.sqlite3", FILTER_BODIES)
+    with db.transaction() as conn:
+        SearchIndexer(db).index_next(5)
+        reads = SearchReads(conn)
+        assert reads.indexed_through() == 5
+        assert reads.hits(SearchQuery.build("order/")).offsets == [1, 2, 3]
+        assert conn.in_transaction
+    db.close()

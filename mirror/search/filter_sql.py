@@ -24,12 +24,15 @@ Semantics (every condition is true or false, never NULL, so ``not`` is a plain n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mirror.search.filter_lang import And, Compare, Exists, FieldPath, Literal, Node, Not, Or
 from mirror.search.store import ascii_lower
 
 _NUMERIC = "('integer', 'real')"
+# Integers up to this size convert to floats exactly, so a float bound stands for them.
+_EXACT_FLOAT = 2.0**52
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +129,50 @@ class _Compiler:
         if node.op == "=" and kind in ("null", "true", "false"):
             self._bind(path, kind)
             return f"(json_type({raw}, ?) IS ?)"
-        self._bind(path, path, node.value)
-        guard = (
-            f"json_type({raw}, ?) IN {_NUMERIC}"
-            if kind is None
-            else f"json_type({raw}, ?) = 'text'"
-        )
-        return f"coalesce({guard} AND ({raw} ->> ?) {node.op} ?, 0)"
+        if isinstance(node.value, str):
+            return self._json_string(raw, path, node.op, node.value)
+        return self._json_number(raw, path, node.op, float(node.value or 0), node.value)
+
+    def _guarded(self, raw: str, path: str, op: str, value: object, kinds: str) -> str:
+        """The general form: the field's JSON kind, then the comparison (two path lookups)."""
+        self._bind(path, path, value)
+        return f"coalesce(json_type({raw}, ?) IN {kinds} AND ({raw} ->> ?) {op} ?, 0)"
+
+    def _json_string(self, raw: str, path: str, op: str, value: str) -> str:
+        # ->> gives a JSON string as text, a number as a number (always below any text), and
+        # an object or array as its JSON text: one lookup is exact unless the literal could be
+        # such a JSON text, or the comparison admits numbers (< and <=).
+        if (op == "=" and value[:1] not in "{[") or op in (">", ">="):
+            self._bind(path, value)
+            return f"coalesce(({raw} ->> ?) {op} ?, 0)"
+        return self._guarded(raw, path, op, value, "('text')")
+
+    def _json_number(self, raw: str, path: str, op: str, bound: float, value: object) -> str:
+        # ->> gives true/false as 1/0 and a string as text (above every number), so a range
+        # with finite number bounds excludes strings by itself; BETWEEN reads the field once.
+        # The kind is checked only when 0 or 1 falls in the range, or a bound is inexact.
+        if abs(bound) >= _EXACT_FLOAT or bound != value:
+            return self._guarded(raw, path, op, value, _NUMERIC)
+        low, high = _range(op, bound)
+        sql = f"coalesce(({raw} ->> ?) BETWEEN ? AND ?, 0)"
+        self._bind(path, low, high)
+        if low <= 0 <= high or low <= 1 <= high:
+            self._bind(path)
+            sql = f"({sql} AND json_type({raw}, ?) IN {_NUMERIC})"
+        return sql
+
+
+def _range(op: str, bound: float) -> tuple[float, float]:
+    """The closed range of numbers ``op bound`` holds for (strict bounds moved by one ulp)."""
+    if op == "=":
+        return bound, bound
+    if op == ">=":
+        return bound, math.inf
+    if op == ">":
+        return math.nextafter(bound, math.inf), math.inf
+    if op == "<=":
+        return -math.inf, bound
+    return -math.inf, math.nextafter(bound, -math.inf)
 
 
 def _is_number(value: Literal) -> bool:

@@ -148,6 +148,10 @@ class SearchReads:
         """One read transaction, so the checkpoint and the index rows agree."""
         with self._lock:
             conn = self._conn
+            if conn.in_transaction:
+                # The caller's transaction already is one snapshot.
+                yield conn
+                return
             conn.execute("BEGIN")
             try:
                 yield conn
