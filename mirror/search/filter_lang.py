@@ -15,7 +15,7 @@ Grammar (keywords case-insensitive)::
     unary   := "not" unary | "(" expr ")" | "exists" path | path op value
     op      := "=" | "!=" | "<" | "<=" | ">" | ">=" | "~"
     path    := key ("." key | "[" digits "]")*
-    key     := identifier | string          (identifier: letters, digits, _ $ -; no digit first)
+    key     := identifier | string   (identifier: ASCII letters, digits, _ $ -; no digit first)
     value   := string | number | "true" | "false" | "null"
     string  := "..." or '...' with backslash escapes for the quote and the backslash
 
