@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -33,10 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="quit as soon as the first window has been painted (startup timing, smoke tests)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     server_cli.add_commands(subparsers)
     mirror_cli.add_commands(subparsers)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("streamdesk")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from server.cli import SERVER_SUBDIR
 from server.registry import DataDirInUse
 from server.run import EmbeddedServer
 from ui.app_context import AppContext
+from ui.main_window import MainWindow
 from ui.offload import drain
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.targets import ServerEntry
@@ -200,7 +201,7 @@ def run_gui(args: argparse.Namespace) -> int:
             log.error("%s", error)
             return 2
     registry = RuntimeRegistry(data_dir, loop=loop)
-    ctx = AppContext(registry, settings, default_server=default)
+    ctx = AppContext(registry, settings, default_server=default, window_factory=MainWindow)
     namespace, path = _initial_path(args)
     closed = asyncio.Event()
     ctx.allWindowsClosed.connect(closed.set)
@@ -220,7 +221,7 @@ def run_gui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _close_windows_on_signals(ctx: AppContext) -> None:
+def _close_windows_on_signals(ctx: AppContext[MainWindow]) -> None:
     """SIGINT / SIGTERM close every window, so the app shuts down as if the user quit."""
 
     def close_all(_signum: int, _frame: object) -> None:

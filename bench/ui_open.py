@@ -33,6 +33,7 @@ from mirror.processors import MirrorWriter
 from mirror.runtime import RuntimeRegistry
 from ui.app_context import AppContext
 from ui.event_model import RawEventsModel
+from ui.main_window import MainWindow
 from ui.offload import drain
 from ui.stream_list_view import StreamListView
 from ui.targets import ServerEntry, StreamTarget
@@ -91,7 +92,12 @@ class TailPaint(QObject):
 async def measure(mirror: Path, data_dir: Path, events: int) -> float:
     registry = RuntimeRegistry(data_dir, loop=asyncio.get_running_loop())
     offline = ServerEntry(name="none", url="http://127.0.0.1:9", embedded=False)
-    ctx = AppContext(registry, Settings(data_dir / "settings.json"), default_server=offline)
+    ctx = AppContext(
+        registry,
+        Settings(data_dir / "settings.json"),
+        default_server=offline,
+        window_factory=MainWindow,
+    )
     started = time.perf_counter()
     window = ctx.new_window(StreamTarget(None, "default", "/bench", mirror_file=mirror))
     pane = window.current

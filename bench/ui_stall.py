@@ -35,6 +35,7 @@ from app.settings import Settings
 from mirror.runtime import RuntimeRegistry
 from server.run import EmbeddedServer
 from ui.app_context import AppContext
+from ui.main_window import MainWindow
 from ui.offload import drain
 from ui.targets import ServerEntry
 from wire.stream_client import StreamClient
@@ -80,7 +81,12 @@ class StallProbe:
 async def catch_up(url: str, data_dir: Path, total: int) -> tuple[float, float, StallProbe]:
     registry = RuntimeRegistry(data_dir, loop=asyncio.get_running_loop())
     server = ServerEntry(name="bench", url=url)
-    ctx = AppContext(registry, Settings(data_dir / "settings.json"), default_server=server)
+    ctx = AppContext(
+        registry,
+        Settings(data_dir / "settings.json"),
+        default_server=server,
+        window_factory=MainWindow,
+    )
     started = time.perf_counter()
     window = ctx.new_window(ctx.default_target(path=PATH))
     opened = time.perf_counter() - started

@@ -16,7 +16,8 @@ Public API:
     inner call joins the outer transaction). Commit listeners run after each commit.
   - ``write_checkpoint(slug, subscription_key, state, offset)``, ``delete_checkpoints(slug,
     subscription_key=None)``, ``set_incarnation(created_at)``, ``discard()`` (events, feed rows,
-    type counts, every checkpoint and the incarnation, in one transaction, then VACUUM),
+    type counts, every checkpoint, the incarnation and the search index, in one transaction,
+    then VACUUM),
     ``add_commit_listener(callback) -> remove``, ``open_reader() -> MirrorReader``, ``close()``.
 - Reads (``MirrorReads``, shared with ``MirrorReader``), ``MirrorReader``, ``EventRow`` and
   ``FeedRow`` live in ``mirror.db_reads`` and are re-exported here.
@@ -50,6 +51,7 @@ from mirror.schema import (
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
 )
+from mirror.search.store import clear_search_index
 from mirror.wal_checkpointer import WalCheckpointer
 
 __all__ = [
@@ -347,6 +349,7 @@ class MirrorDb(MirrorReads):
             conn.execute("DELETE FROM event_type_counts")
             conn.execute("DELETE FROM processor_state")
             conn.execute("DELETE FROM mirror_meta WHERE key = ?", (INCARNATION_KEY,))
+            clear_search_index(conn)
         try:
             with self._lock:
                 self._conn.execute("VACUUM")

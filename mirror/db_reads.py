@@ -17,6 +17,7 @@ Public API:
   ``event_json(offset) -> str``, ``iter_events_json(types=None, batch=1000)``,
   ``feed_count()``, ``feed_range(start, limit) -> list[FeedRow]``,
   ``feed_item_json(local_index) -> str`` (both ``"null"`` when absent), ``incarnation()``,
+  ``meta(key) -> str | None`` (a ``mirror_meta`` value),
   ``read_checkpoint(slug, subscription_key) -> StoredState | None``, ``user_version()``.
 - ``EventRow``, ``FeedRow``: frozen dataclasses (fields below).
 
@@ -217,13 +218,14 @@ class MirrorReads:
         )
         return "null" if value is None else str(value)
 
-    def _meta(self, key: str) -> str | None:
+    def meta(self, key: str) -> str | None:
+        """A ``mirror_meta`` value (a per-mirror setting or record), None when absent."""
         value = self._scalar("SELECT value FROM mirror_meta WHERE key = ?", (key,))
         return None if value is None else str(value)
 
     def incarnation(self) -> str | None:
         """The server incarnation (the stream's ``createdAt``) this mirror holds, if recorded."""
-        return self._meta(INCARNATION_KEY)
+        return self.meta(INCARNATION_KEY)
 
     def read_checkpoint(self, slug: str, subscription_key: str = "") -> StoredState | None:
         rows = self._rows(

@@ -159,7 +159,7 @@ async def shoot(window: MainWindow, out: Path) -> None:
     await asyncio.sleep(0.6)
     save(window, out, "split-view.png")
 
-    console = window.open_sql_console()
+    console = window.stream_actions.open_sql_console()
     assert console is not None
     console.resize(900, 520)
     console.run_query()
@@ -169,7 +169,7 @@ async def shoot(window: MainWindow, out: Path) -> None:
     console.close()
 
 
-async def shoot_offline(ctx: AppContext, out: Path) -> None:
+async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:
     window = ctx.new_window(ctx.default_target(path=CHILD))
     window.resize(*SIZE)
     pane = window.current
@@ -194,7 +194,10 @@ async def main(out: Path, data: Path) -> None:
         registry = RuntimeRegistry(data / "app", loop=asyncio.get_running_loop())
         embedded = ServerEntry(name="Embedded", url=server.url, embedded=True)
         ctx = AppContext(
-            registry, Settings(data / "app" / "settings.json"), default_server=embedded
+            registry,
+            Settings(data / "app" / "settings.json"),
+            default_server=embedded,
+            window_factory=MainWindow,
         )
         window = ctx.new_window(ctx.default_target(path=STREAM))
         window.resize(*SIZE)

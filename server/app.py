@@ -63,7 +63,13 @@ def create_app(
             await websocket.close(STREAM_RESTARTED_CLOSE_CODE, "stream killed or reset")
 
         target = StreamRpcTarget(registry, namespace, path, close_transport=close_transport)
-        await serve_ws(websocket, target, max_message_size=max_message_size)
+        # The hook is private so that the peer cannot call it over RPC.
+        await serve_ws(
+            websocket,
+            target,
+            max_message_size=max_message_size,
+            on_closed=target._session_closed,
+        )
 
     async def stream_batch(request: Request) -> Response:
         try:

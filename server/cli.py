@@ -48,7 +48,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"address to bind (default {DEFAULT_HOST}; anything wider should use --token)",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port, 1-65535 (default {DEFAULT_PORT}; 0 = any free port)",
     )
     # SUPPRESS: a value given to the main `streamdesk` parser before `serve` is kept.
     parser.add_argument(
@@ -104,6 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_serve_arguments(parser)
     return serve_command(parser.parse_args(argv))
+
+
+def _port(text: str) -> int:
+    # The OS takes a port modulo 65536 without a word (99999 binds 34463): refuse it here.
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535 (0 = any free port)")
+    return value
 
 
 def _positive_seconds(text: str) -> float:

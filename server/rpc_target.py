@@ -143,7 +143,7 @@ class StreamRpcTarget:
         self._registry.reset(self._namespace, self._path)
         return UNDEFINED
 
-    # --- session lifecycle (private: called by the wire layer) ---------------------------
+    # --- session lifecycle (private: server.app hands it to serve_ws as on_closed) ---------
 
     def _session_closed(self, reason: BaseException) -> None:
         """The session is gone: its live subscriptions close with `rpc-broken`."""

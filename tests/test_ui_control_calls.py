@@ -47,7 +47,7 @@ def shows(window: MainWindow, text: str) -> bool:
 def test_kill_answered_with_kill_requested_is_done(qtbot: QtBot, ui: UiHarness) -> None:
     window = ui.open(fresh_path())
     ready(qtbot, window, 3)
-    window.kill_action.trigger()
+    window.menu_actions["kill"].trigger()
     wait_for(qtbot, lambda: shows(window, "Kill: done"))
     pane = ready(qtbot, window, 5)
     assert pane.raw_view.model.type_counts[WOKEN] == 2
@@ -58,7 +58,7 @@ def test_reset_answered_with_kill_requested_is_done(qtbot: QtBot, ui: UiHarness)
     ui.append(path, [{"type": "before-reset", "payload": {}}])
     window = ui.open(path)
     pane = ready(qtbot, window, 4)
-    window.reset_action.trigger()
+    window.menu_actions["reset"].trigger()
     wait_for(qtbot, lambda: shows(window, "Reset: done"))
     wait_for(qtbot, lambda: "before-reset" not in pane.raw_view.model.type_counts)
     pane = ready(qtbot, window, 3)

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,12 +106,21 @@ def test_follower_takes_over_when_the_writer_process_exits(
     wait_for(qtbot, lambda: f"{DEBUG}/from-leader" in pane.raw_view.model.type_counts)
 
 
-def test_an_empty_follower_says_why(qtbot: QtBot, ui: UiHarness) -> None:
-    path = fresh_path()
+@contextmanager
+def writer_lock_held_elsewhere(ui: UiHarness, path: str) -> Iterator[None]:
+    """The stream's mirror writer lock, held as another process would while it is open."""
     lock = writer_lock_file(mirror_file(ui.data_dir, ui.server_url, "default", path))
     holder = WriterElection(lock)
     assert holder.try_acquire()
     try:
+        yield
+    finally:
+        holder.release()
+
+
+def test_an_empty_follower_says_why(qtbot: QtBot, ui: UiHarness) -> None:
+    path = fresh_path()
+    with writer_lock_held_elsewhere(ui, path):
         window = ui.open(path)
         pane = window.current
         assert pane is not None
@@ -119,11 +129,27 @@ def test_an_empty_follower_says_why(qtbot: QtBot, ui: UiHarness) -> None:
         assert pane.notice_banner.text().startswith("Follower: ")
         assert pane.raw_view.model.total == 0
         assert pane.raw_view.empty_label.isVisible()
-    finally:
-        holder.release()
     wait_for(qtbot, lambda: pane.status.role == "leader")
     wait_for(qtbot, lambda: pane.raw_view.model.total == 3)
     assert not pane.notice_banner.isVisible()
+
+
+def test_clearing_a_followed_mirror_is_refused_and_says_where_to_clear_it(
+    qtbot: QtBot, ui: UiHarness
+) -> None:
+    path = fresh_path()
+    with writer_lock_held_elsewhere(ui, path):
+        window = ui.open(path)
+        pane = window.current
+        assert pane is not None
+        wait_for(qtbot, lambda: pane.status.role == "follower")
+        window.menu_actions["clear_local"].trigger()
+        wait_for(qtbot, lambda: "failed" in window.statusBar().currentMessage())
+        message = window.statusBar().currentMessage()
+        assert message.startswith("Clear local mirror failed: another Streamdesk process")
+        assert "clear it there" in message
+        assert pane.status.role == "follower"
+    wait_for(qtbot, lambda: pane.status.role == "leader")
 
 
 def embedded_server_url(qtbot: QtBot, app: subprocess.Popen[bytes], info: Path, log: Path) -> str:

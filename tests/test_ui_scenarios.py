@@ -245,7 +245,7 @@ def test_split_view_on_one_stream_shares_the_runtime(qtbot: QtBot, ui: UiHarness
 def test_kill_reconnects_and_adds_woken(qtbot: QtBot, ui: UiHarness) -> None:
     window = ui.open(fresh_path())
     pane = ready(qtbot, window, 3)
-    window.kill_action.trigger()
+    window.menu_actions["kill"].trigger()
     pane = ready(qtbot, window, 5)
     assert pane.raw_view.model.type_counts[WOKEN] == 2
 
@@ -256,7 +256,7 @@ def test_reset_starts_the_stream_again(qtbot: QtBot, ui: UiHarness) -> None:
     pane = ready(qtbot, window)
     append_via_composer(qtbot, pane, f"{DEBUG}/before-reset")
     wait_for(qtbot, lambda: pane.raw_view.model.total == 4)
-    window.reset_action.trigger()
+    window.menu_actions["reset"].trigger()
     wait_for(qtbot, lambda: f"{DEBUG}/before-reset" not in pane.raw_view.model.type_counts)
     pane = ready(qtbot, window, 3)
     assert all_rows(qtbot, pane.raw_view.model)[0].type == CREATED
@@ -286,7 +286,7 @@ def _archive_item(browser: StreamBrowser, path: str) -> QTreeWidgetItem | None:
 def test_reconnect_resubscribes(qtbot: QtBot, ui: UiHarness) -> None:
     window = ui.open(fresh_path())
     ready(qtbot, window, 3)
-    window.reconnect_action.trigger()
+    window.menu_actions["reconnect"].trigger()
     ready(qtbot, window, 5)  # subscriber-disconnected + subscriber-connected
 
 
@@ -296,7 +296,7 @@ def test_clear_local_rebuilds_the_mirror(qtbot: QtBot, ui: UiHarness) -> None:
     resets: list[int] = []
     pane.raw_view.model.modelReset.connect(lambda: resets.append(pane.status.clear_version))
     version = pane.status.clear_version
-    window.clear_action.trigger()
+    window.menu_actions["clear_local"].trigger()
     wait_for(qtbot, lambda: pane.status.clear_version > version and bool(resets))
     wait_for(qtbot, lambda: pane.status.connection == "subscribed")
     wait_for(qtbot, lambda: pane.raw_view.model.total == pane.status.event_count >= 3)
@@ -384,7 +384,7 @@ def test_invalid_composer_json_sends_nothing(qtbot: QtBot, ui: UiHarness) -> Non
 def test_sql_console_reads_refuses_writes_and_cancels(qtbot: QtBot, ui: UiHarness) -> None:
     window = ui.open(fresh_path())
     pane = ready(qtbot, window)
-    console = window.open_sql_console()
+    console = window.stream_actions.open_sql_console()
     assert console is not None
     qtbot.addWidget(console)
     console.run_query()
@@ -417,7 +417,7 @@ def test_save_mirror_as_and_export_jsonl(qtbot: QtBot, ui: UiHarness, tmp_path: 
     append_via_composer(qtbot, pane, f"{DEBUG}/saved")
     wait_for(qtbot, lambda: pane.raw_view.model.total == 4)
     copy = tmp_path / "copy.sqlite3"
-    window.save_mirror_as(copy)
+    window.file_jobs.save_mirror_as(copy)
     wait_for(qtbot, copy.exists)
     counted = subprocess.run(
         ["sqlite3", str(copy), "SELECT count(*) FROM events"],
@@ -429,7 +429,7 @@ def test_save_mirror_as_and_export_jsonl(qtbot: QtBot, ui: UiHarness, tmp_path: 
     pane.raw_view.select_type(f"{DEBUG}/saved")
     wait_for(qtbot, lambda: pane.raw_view.model.rowCount() == 1)
     exported = tmp_path / "saved.jsonl"
-    window.export_jsonl(exported)
+    window.file_jobs.export_jsonl(exported)
     wait_for(qtbot, exported.exists)
     lines = exported.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["type"] for line in lines] == [f"{DEBUG}/saved"]
@@ -451,7 +451,7 @@ def test_child_stream_card_opens_the_child_and_the_tree_lists_it(
     )
     row = next(i.local_index for i in feed_items(qtbot, feed) if i.child_path == child)
     wait_for(qtbot, lambda: row_visible(view, row))
-    rect = view.visualRect(feed.index(row))
+    rect = view.visualRect(feed.index(row, 0))
     hit = next(
         QPoint(x, rect.center().y())
         for x in range(rect.left(), rect.right(), 4)
@@ -618,16 +618,16 @@ def answer_next_question(button: QMessageBox.StandardButton, asked: list[str]) -
 def test_clear_local_mirror_asks_first(qtbot: QtBot, ui: UiHarness) -> None:
     window = ui.open(fresh_path())
     pane = ready(qtbot, window)
-    window.confirm_destructive = True
+    window.stream_actions.confirm_destructive = True
     version = pane.status.clear_version
     asked: list[str] = []
     answer_next_question(QMessageBox.StandardButton.No, asked)
-    window.clear_action.trigger()
+    window.menu_actions["clear_local"].trigger()
     assert len(asked) == 1
     assert "rebuilt from the server" in asked[0] and "Save mirror as" in asked[0]
     assert not window.statusBar().currentMessage().startswith("Clear local mirror")
     answer_next_question(QMessageBox.StandardButton.Yes, asked)
-    window.clear_action.trigger()
+    window.menu_actions["clear_local"].trigger()
     assert len(asked) == 2
     wait_for(qtbot, lambda: pane.status.clear_version > version)
     wait_for(qtbot, lambda: pane.raw_view.model.total == pane.status.event_count >= 3)
@@ -643,25 +643,31 @@ def test_export_shows_progress_and_a_cancelled_job_leaves_no_file(
     ui.append(path, [event(f"{DEBUG}/bulk", i=i) for i in range(2000)])
     ready(qtbot, window, 2003)
     exported = tmp_path / "all.jsonl"
-    window.export_jsonl(exported)
-    assert window.job_bar.isVisibleTo(window) and window.cancel_job_action.isEnabled()
-    assert window.job_bar.label.text().startswith("Exporting JSONL")
-    wait_for(qtbot, lambda: not window.job_bar.running)
+    window.file_jobs.export_jsonl(exported)
+    assert (
+        window.file_jobs.job_bar.isVisibleTo(window)
+        and window.menu_actions["cancel_job"].isEnabled()
+    )
+    assert window.file_jobs.job_bar.label.text().startswith("Exporting JSONL")
+    wait_for(qtbot, lambda: not window.file_jobs.job_bar.running)
     assert window.statusBar().currentMessage() == f"Exported 2,003 events to {exported}"
     assert len(exported.read_text(encoding="utf-8").splitlines()) == 2003
-    assert not window.job_bar.isVisibleTo(window) and not window.cancel_job_action.isEnabled()
+    assert (
+        not window.file_jobs.job_bar.isVisibleTo(window)
+        and not window.menu_actions["cancel_job"].isEnabled()
+    )
 
     cancelled = tmp_path / "cancelled.jsonl"
-    window.export_jsonl(cancelled)
-    window.job_bar.cancel_button.click()
-    wait_for(qtbot, lambda: not window.job_bar.running)
+    window.file_jobs.export_jsonl(cancelled)
+    window.file_jobs.job_bar.cancel_button.click()
+    wait_for(qtbot, lambda: not window.file_jobs.job_bar.running)
     assert window.statusBar().currentMessage() == "Exporting JSONL: cancelled, no file written"
     assert not cancelled.exists() and not partial_path(cancelled).exists()
 
     copy = tmp_path / "copy.sqlite3"
-    window.save_mirror_as(copy)
-    window.cancel_job_action.trigger()  # Esc
-    wait_for(qtbot, lambda: not window.job_bar.running)
+    window.file_jobs.save_mirror_as(copy)
+    window.menu_actions["cancel_job"].trigger()  # Esc
+    wait_for(qtbot, lambda: not window.file_jobs.job_bar.running)
     assert "cancelled" in window.statusBar().currentMessage()
     assert list(tmp_path.glob("*copy.sqlite3*")) == []
 
@@ -724,7 +730,7 @@ def test_a_refused_token_is_explained_and_f5_dials_with_the_corrected_one(
         assert "refused the token" in banner and "press F5" in banner
         assert "stale-token" not in banner and "right-token" not in banner
         ui.ctx.save_server(ServerEntry(name="Secured", url=secured.url, token="right-token"))
-        window.reconnect()
+        window.stream_actions.reconnect()
         ready(qtbot, window)
         assert not pane.error_banner.isVisible()
         window.close()

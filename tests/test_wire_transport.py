@@ -124,9 +124,6 @@ class Probe(RpcTarget):
         cb.release()
         return result
 
-    def _session_closed(self, reason: BaseException) -> None:
-        self.closed_reasons.append(reason)
-
 
 class FakeStream(RpcTarget):
     """Just enough of PROTOCOL.md §3 to exercise StreamClient end to end."""
@@ -233,7 +230,7 @@ class FakeServer:
         await websocket.accept()
         probe = Probe(websocket)
         self.probes.append(probe)
-        await serve_ws(websocket, probe)
+        await serve_ws(websocket, probe, on_closed=probe.closed_reasons.append)
 
     async def probe_http(self, request: Request) -> Response:
         body = (await request.body()).decode()
@@ -334,6 +331,37 @@ async def test_ws_server_aborts_on_bad_frames(fake: tuple[FakeServer, str]) -> N
             break
         await asyncio.sleep(0.02)
     assert isinstance(server.probes[0].closed_reasons[0], ProtocolError)
+
+
+async def test_serve_ws_awaits_an_async_on_closed_and_survives_a_failing_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    told: asyncio.Queue[BaseException] = asyncio.Queue()
+    returned: asyncio.Queue[BaseException] = asyncio.Queue()
+
+    async def tell(reason: BaseException) -> None:
+        await asyncio.sleep(0)
+        told.put_nowait(reason)
+
+    def fail(reason: BaseException) -> None:
+        raise RuntimeError("hook broke")
+
+    async def serve(websocket: WebSocket) -> None:
+        await websocket.accept()
+        hook = tell if websocket.url.path == "/async" else fail
+        returned.put_nowait(await serve_ws(websocket, Probe(), on_closed=hook))
+
+    app = Starlette(routes=[WebSocketRoute("/async", serve), WebSocketRoute("/failing", serve)])
+    async with serve_app(app) as base:
+        async with await connect_ws(ws_url(base, "/async")) as session:
+            assert await session.main.add(1, 2) == 3
+        reason = await asyncio.wait_for(told.get(), 5)
+        assert isinstance(reason, ConnectionClosed)
+        assert await asyncio.wait_for(returned.get(), 5) is reason
+        async with await connect_ws(ws_url(base, "/failing")) as session:
+            assert await session.main.add(2, 2) == 4
+        assert isinstance(await asyncio.wait_for(returned.get(), 5), ConnectionClosed)
+    assert "on_closed callback of a WebSocket session failed" in caplog.text
 
 
 async def test_connect_ws_to_a_closed_port_fails_clearly() -> None:

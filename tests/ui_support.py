@@ -96,7 +96,10 @@ class UiHarness:
         self.server = ServerEntry(name="Embedded", url=server_url, embedded=True)
         self.registry = RuntimeRegistry(data_dir, loop=asyncio.get_event_loop())
         self.ctx = AppContext(
-            self.registry, Settings(data_dir / "settings.json"), default_server=self.server
+            self.registry,
+            Settings(data_dir / "settings.json"),
+            default_server=self.server,
+            window_factory=MainWindow,
         )
 
     def target(self, path: str) -> StreamTarget:
@@ -105,7 +108,7 @@ class UiHarness:
     def open(self, path: str) -> MainWindow:
         window = self.ctx.new_window(self.target(path))
         self.qtbot.addWidget(window)
-        window.confirm_destructive = False
+        window.stream_actions.confirm_destructive = False
         return window
 
     def client(self, path: str) -> StreamClient:

@@ -1,22 +1,33 @@
-"""Process-wide state of the desktop app: the runtime registry, servers, settings, windows."""
+"""Process-wide state of the desktop app: the runtime registry, servers, settings, windows.
+
+The context makes windows through a factory it is given (the app passes `MainWindow`), so this
+module never imports the window that imports it."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from ui.ports import RegistryLike, RuntimeLike
 from ui.targets import RecentStream, ServerEntry, SettingsPort, StreamTarget
 
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
-
 log = logging.getLogger(__name__)
 
 
-class AppContext(QObject):
+class AppWindow(Protocol):
+    """What the context needs from a window it made."""
+
+    def show(self) -> None: ...
+    def close(self) -> bool: ...
+
+
+W = TypeVar("W", bound=AppWindow)
+
+
+class AppContext(QObject, Generic[W]):
     allWindowsClosed = Signal()
     serversChanged = Signal()
     recentChanged = Signal()
@@ -27,14 +38,16 @@ class AppContext(QObject):
         settings: SettingsPort,
         *,
         default_server: ServerEntry,
+        window_factory: Callable[[AppContext[W], StreamTarget], W],
         extra_servers: tuple[ServerEntry, ...] = (),
     ) -> None:
         super().__init__()
+        self._window_factory = window_factory
         self.registry = registry
         self.settings = settings
         self.default_server = default_server
         self._fixed_servers = (default_server, *extra_servers)
-        self.windows: list[MainWindow] = []
+        self.windows: list[W] = []
 
     @property
     def embedded_url(self) -> str | None:
@@ -76,16 +89,14 @@ class AppContext(QObject):
         runtime.retain()
         return runtime
 
-    def new_window(self, target: StreamTarget | None = None) -> MainWindow:
-        from ui.main_window import MainWindow
-
-        window = MainWindow(self, target or self.default_target())
+    def new_window(self, target: StreamTarget | None = None) -> W:
+        window = self._window_factory(self, target or self.default_target())
         self.windows.append(window)
-        window.closed.connect(self._window_closed)
         window.show()
         return window
 
-    def _window_closed(self, window: MainWindow) -> None:
+    def window_closed(self, window: W) -> None:
+        """A window this context made has closed (its close event says so)."""
         if window in self.windows:
             self.windows.remove(window)
         if not self.windows:

@@ -1,4 +1,4 @@
-"""The event feed of one mirror as a list model: one row per feed item.
+"""The event feed of one mirror as a one-column model: one row per feed item.
 
 Rows come in pages by `local_index` like the raw events; the last row can still grow (a group
 gains events), so every refresh marks it stale and it is refetched while the old version stays
@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
-from mirror.runtime import FeedRow, RuntimeStatus
-from ui.event_model import ROW_ROLE, AnyIndex
-from ui.json_text import PrettyJson
+from mirror.runtime import FeedRow
 from ui.labels import (
     CHILD_STREAM_COMPONENT,
     CREATED_COMPONENT,
@@ -26,7 +24,7 @@ from ui.labels import (
 )
 from ui.offload import run_blocking
 from ui.ports import RuntimeLike
-from ui.windowed_rows import CountRefresher, ExpandedRows, WindowedRows
+from ui.windowed_model import ROW_ROLE, AnyIndex, WindowedListModel
 
 log = logging.getLogger(__name__)
 
@@ -48,42 +46,18 @@ def feed_row_text(item: FeedRow) -> str:
     return f"{offsets}  {feed_row_type(item)}  {counted(item.event_count, 'event')}"
 
 
-class FeedModel(QAbstractListModel):
+class FeedModel(WindowedListModel[FeedRow]):
     countChanged = Signal()
-    rowsLoaded = Signal(int, int)
-    expansionChanged = Signal(int)
 
     def __init__(self, runtime: RuntimeLike, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._runtime = runtime
-        self._count = 0
-        self._rows: WindowedRows[FeedRow] = WindowedRows(self._load_page, self._loaded, owner=self)
-        self.expanded = ExpandedRows(runtime.reader.feed_item_json, self._json_ready, owner=self)
-        self._counts = CountRefresher(
-            self._count_once,
-            self._cleared,
-            clear_version=runtime.status.clear_version,
-            owner=self,
-            what="counting feed items",
+        super().__init__(
+            runtime, runtime.reader.feed_item_json, what="counting feed items", parent=parent
         )
         self.refresh()
 
     @property
     def count(self) -> int:
         return self._count
-
-    def stream_changed(self, status: RuntimeStatus) -> None:
-        self._counts.stream_changed(status.clear_version)
-
-    def refresh(self) -> None:
-        self._counts.refresh()
-
-    def _cleared(self) -> None:
-        self.beginResetModel()
-        self._rows.windows.clear()
-        self.expanded.forget_json()
-        self._count = 0
-        self.endResetModel()
 
     async def _count_once(self) -> None:
         try:
@@ -93,59 +67,32 @@ class FeedModel(QAbstractListModel):
             count = 0
         self._apply_count(count)
 
+    def _first_stale_row(self, before: int) -> int:
+        return max(0, before - 1)
+
     def _apply_count(self, count: int) -> None:
         before = self._count
-        if count < before:
-            self.beginResetModel()
-            self._rows.windows.clear()
-            self._count = count
-            self.endResetModel()
-        elif count > before:
-            self.beginInsertRows(QModelIndex(), before, count - 1)
-            self._count = count
-            self._rows.windows.mark_stale_from(max(0, before - 1))
-            self.endInsertRows()
+        super()._apply_count(count)
         if 0 < before <= count:
             # The last row of before may have grown: refetch it, keeping the old one on screen.
             self._rows.windows.mark_stale_from(before - 1)
             self.expanded.invalidate(before - 1)
-            self.dataChanged.emit(self.index(before - 1), self.index(before - 1))
+            self._rows_changed(before - 1, before - 1)
         self.countChanged.emit()
 
     def _load_page(self, start: int, limit: int) -> list[FeedRow]:
         return list(self._runtime.reader.feed_range(start, limit))
 
-    def _loaded(self, rows: range) -> None:
-        self.dataChanged.emit(self.index(rows.start), self.index(rows.stop - 1))
-        self.rowsLoaded.emit(rows.start, rows.stop - 1)
-
     def item_at(self, row: int) -> FeedRow | None:
-        if not 0 <= row < self._count:
-            return None
-        return self._rows.row(row)
+        return self.row_at(row)
 
-    def loaded_row_count(self) -> int:
-        return self._rows.windows.loaded_rows()
+    # Expansion is keyed by the row itself: a feed item's local_index is its row.
 
-    def toggle_expanded(self, row: int) -> None:
-        if self.item_at(row) is None:
-            return
-        self.expanded.toggle(row)
-        self.expansionChanged.emit(row)
+    def _key_for_row(self, row: int) -> int | None:
+        return row
 
-    def is_row_expanded(self, row: int) -> bool:
-        return self.expanded.is_expanded(row)
-
-    def pretty_for_row(self, row: int) -> PrettyJson | None:
-        return self.expanded.pretty(row)
-
-    def _json_ready(self, local_index: int) -> None:
-        if local_index < self._count:
-            self.expansionChanged.emit(local_index)
-            self.dataChanged.emit(self.index(local_index), self.index(local_index))
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._count
+    def _row_for_key(self, key: int) -> int | None:
+        return key if key < self._count else None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -4,12 +4,10 @@ menus and toolbar for every action, and a status bar with catch-up progress."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,25 +23,17 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from mirror.mirror_files import is_part_of_mirror
+from ui.action_specs import build_actions, update_enabled
 from ui.app_context import AppContext
-from ui.file_jobs import (
-    JobCancelled,
-    JobProgress,
-    finish_partial,
-    partial_path,
-    write_jsonl,
-)
-from ui.job_bar import JobBar
+from ui.file_job_runner import FileJobRunner
 from ui.labels import catchup_text, counted, server_label, window_title
-from ui.offload import run_blocking, spawn
-from ui.ports import RuntimeLike
 from ui.server_dialog import AddServerDialog
-from ui.sql_console import SqlConsole
+from ui.stream_actions import StreamActions
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.stream_browser import OPEN_SPLIT, OPEN_WINDOW, StreamBrowser
 from ui.stream_pane import StreamPane
 from ui.targets import ServerEntry, StreamTarget
+from ui.window_actions import MENUS, WINDOW_ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +41,14 @@ _ADD_SERVER = "Add server…"
 
 
 class MainWindow(QMainWindow):
-    closed = Signal(object)
-
-    def __init__(self, ctx: AppContext, target: StreamTarget) -> None:
+    def __init__(self, ctx: AppContext[MainWindow], target: StreamTarget) -> None:
         super().__init__()
         self.ctx = ctx
         self.panes: list[StreamPane] = []
         self.current: StreamPane | None = None
-        self.confirm_destructive = True
-        self._consoles: list[SqlConsole] = []
+        self.stream_actions = StreamActions(self, ctx, lambda: self.current)
+        self.file_jobs = FileJobRunner(self, lambda: self.current)
+        self.file_jobs.runningChanged.connect(self._update_actions)
         self.resize(1200, 780)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -143,127 +132,15 @@ class MainWindow(QMainWindow):
                 self.server_combo.setCurrentIndex(i)
                 return
 
-    def _action(
-        self,
-        menu_name: str,
-        text: str,
-        slot: Callable[[], object],
-        shortcut: str | QKeySequence.StandardKey | None = None,
-        *,
-        toolbar: bool = False,
-        tip: str | None = None,
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(
-            (tip or text.rstrip("…")) + (f" ({action.shortcut().toString()})" if shortcut else "")
-        )
-        action.triggered.connect(lambda _checked=False: slot())
-        self._menus[menu_name].addAction(action)
-        if toolbar:
-            self.actions_bar.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
         bar = self.menuBar()
-        self._menus = {
-            name: bar.addMenu(title)
-            for name, title in (
-                ("file", "&File"),
-                ("stream", "&Stream"),
-                ("view", "&View"),
-                ("tools", "&Tools"),
-                ("servers", "Se&rvers"),
-                ("help", "&Help"),
-            )
-        }
+        self._menus = {name: bar.addMenu(title) for name, title in MENUS}
         self.view_menu = self._menus["view"]
-        a = self._action
-        a("file", "New window", self.new_window, "Ctrl+N", toolbar=True)
-        a("file", "Open mirror file…", self.open_mirror_file, "Ctrl+O")
-        self.save_action = a(
-            "file", "Save mirror as…", self.save_mirror_as, "Ctrl+Shift+S", toolbar=True
-        )
-        self.export_action = a(
-            "file",
-            "Export JSONL…",
-            self.export_jsonl,
-            "Ctrl+E",
-            toolbar=True,
-            tip="Export the shown (filtered) events as JSON lines",
-        )
-        self.cancel_job_action = a(
-            "file", "Cancel export or save", self.cancel_job, "Esc", tip="Stop writing the file"
-        )
-        self.cancel_job_action.setEnabled(False)
-        self._menus["file"].addSeparator()
-        a("file", "Close window", self.close, "Ctrl+W")
-        a("file", "Quit", self._quit, QKeySequence.StandardKey.Quit)
+        self.menu_actions = build_actions(WINDOW_ACTIONS, self, self, self._menus, self.actions_bar)
+        self.view_menu.addSeparator()
 
-        a("stream", "Go to path", self.focus_path, "Ctrl+L")
-        a("stream", "Change namespace", self.focus_namespace, "Ctrl+Shift+L")
-        a("stream", "Focus composer", self.focus_composer, "Ctrl+Shift+E")
-        self._menus["stream"].addSeparator()
-        self.reconnect_action = a("stream", "Reconnect", self.reconnect, "F5", toolbar=True)
-        self.kill_action = a(
-            "stream",
-            "Kill",
-            self.kill_stream,
-            "Ctrl+Shift+K",
-            toolbar=True,
-            tip="Stop the stream's server instance (it wakes up on the next request)",
-        )
-        self.reset_action = a(
-            "stream",
-            "Reset…",
-            self.reset_stream,
-            "Ctrl+Shift+R",
-            toolbar=True,
-            tip="Delete every event of the stream on the server",
-        )
-        self.clear_action = a(
-            "stream",
-            "Clear local mirror…",
-            self.clear_local,
-            "Ctrl+Shift+Backspace",
-            toolbar=True,
-            tip="Discard the local mirror and sync it again",
-        )
-
-        a("view", "Raw events", lambda: self._show_view(0), "Ctrl+1")
-        a("view", "Event feed", lambda: self._show_view(1), "Ctrl+2")
-        a("view", "State", lambda: self._show_view(2), "Ctrl+3")
-        self._menus["view"].addSeparator()
-        a("view", "Filter by type", self.focus_type_filter, "Ctrl+Shift+F")
-        a("view", "Scroll to top", self.scroll_to_top, "Ctrl+Home")
-        a("view", "Scroll to bottom", self.scroll_to_bottom, "Ctrl+End")
-        self._menus["view"].addSeparator()
-        a(
-            "view",
-            "New split",
-            self.split,
-            "Ctrl+T",
-            toolbar=True,
-            tip="Show the current stream a second time, side by side",
-        )
-        a("view", "Close split", self.close_current_pane, "Ctrl+Shift+W")
-        a("view", "Next pane", self.next_pane, "F6")
-        self._menus["view"].addSeparator()
-
-        self.console_action = a(
-            "tools",
-            "SQL console…",
-            self.open_sql_console,
-            "Ctrl+Shift+Q",
-            toolbar=True,
-            tip="Read-only SQL over the current mirror",
-        )
-        a("tools", "Refresh stream browser", lambda: self.browser.refresh(), "Ctrl+R")
-
-        a("servers", "Add server…", self.add_server)
-        a("servers", "Remove server…", self.remove_server)
-        a("help", "Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+    def _update_actions(self) -> None:
+        update_enabled(WINDOW_ACTIONS, self, self.menu_actions)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -281,8 +158,7 @@ class MainWindow(QMainWindow):
         status.addWidget(self.error_label, 1)
         status.addPermanentWidget(self.catchup_label)
         status.addPermanentWidget(self.catchup_bar)
-        self.job_bar = JobBar()
-        status.addPermanentWidget(self.job_bar)
+        status.addPermanentWidget(self.file_jobs.job_bar)
 
     # --- panes -----------------------------------------------------------------------------
 
@@ -357,13 +233,7 @@ class MainWindow(QMainWindow):
         self.browser.set_source(
             target.server, pane.runtime.namespace, pane.runtime.child_paths if live else None
         )
-        for action in (
-            self.reconnect_action,
-            self.kill_action,
-            self.reset_action,
-            self.clear_action,
-        ):
-            action.setEnabled(live)
+        self._update_actions()
         self._pane_status(pane)
 
     def _pane_status(self, pane: StreamPane) -> None:
@@ -465,203 +335,6 @@ class MainWindow(QMainWindow):
         self.namespace_edit.setFocus()
         self.namespace_edit.selectAll()
 
-    def focus_composer(self) -> None:
-        if self.current is not None:
-            self.current.composer.editor.setFocus()
-
-    def focus_type_filter(self) -> None:
-        if self.current is not None:
-            self.current.show_view(0)
-            self.current.raw_view.type_filter.setFocus()
-            self.current.raw_view.type_filter.showPopup()
-
-    def _show_view(self, index: int) -> None:
-        if self.current is not None:
-            self.current.show_view(index)
-
-    def scroll_to_top(self) -> None:
-        if self.current is not None:
-            view = self.current.tabs.currentIndex()
-            lists = (self.current.raw_view.list, self.current.feed_view.list)
-            if view < len(lists):
-                lists[view].scroll_to_top()
-
-    def scroll_to_bottom(self) -> None:
-        if self.current is not None:
-            view = self.current.tabs.currentIndex()
-            lists = (self.current.raw_view.list, self.current.feed_view.list)
-            if view < len(lists):
-                lists[view].scroll_to_end()
-
-    # --- stream actions --------------------------------------------------------------------
-
-    def _run_action(
-        self, label: str, make: Callable[[RuntimeLike], Coroutine[Any, Any, object]]
-    ) -> None:
-        if self.current is None:
-            return
-        runtime = self.current.runtime
-        self.statusBar().showMessage(f"{label}…")
-
-        async def run() -> None:
-            try:
-                await make(runtime)
-            except Exception as error:
-                self.statusBar().showMessage(f"{label} failed: {error}", 10000)
-                return
-            self.statusBar().showMessage(f"{label}: done", 5000)
-
-        spawn(run(), what=label, owner=self)
-
-    def reconnect(self) -> None:
-        if self.current is None:
-            return
-        runtime = self.current.runtime
-        # The token may have been corrected in the server's profile since the stream opened
-        # (the fix for an "unauthorized" stream): dial with the profile's token.
-        server = self.ctx.server_for_url(runtime.server_url) if runtime.server_url else None
-        if server is not None:
-            runtime.set_token(server.token)
-        runtime.reconnect()
-        self.statusBar().showMessage("Reconnecting…", 3000)
-
-    def kill_stream(self) -> None:
-        self._run_action("Kill", lambda runtime: runtime.kill())
-
-    def reset_stream(self) -> None:
-        if self.current is None:
-            return
-        if self.confirm_destructive:
-            answer = QMessageBox.question(
-                self,
-                "Reset stream",
-                f"Delete every event of {self.current.runtime.path} on the server? "
-                "The stream starts again at offset 1.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self._run_action("Reset", lambda runtime: runtime.reset())
-
-    def clear_local(self) -> None:
-        if self.current is None:
-            return
-        if self.confirm_destructive:
-            answer = QMessageBox.question(
-                self,
-                "Clear local mirror",
-                f"Discard the local copy of {self.current.runtime.path}? It is rebuilt from the "
-                "server, event by event. To keep the events as they are now, use "
-                "File › Save mirror as… first.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self._run_action("Clear local mirror", lambda runtime: runtime.clear_local())
-
-    def save_mirror_as(self, target: Path | None = None) -> None:
-        if self.current is None or self._job_busy():
-            return
-        runtime = self.current.runtime
-        if target is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self,
-                "Save mirror as",
-                str(Path.home() / runtime.mirror_file.name),
-                "SQLite databases (*.sqlite3 *.sqlite *.db)",
-            )
-            if not chosen:
-                return
-            target = Path(chosen)
-        destination = target
-        if is_part_of_mirror(destination, runtime.mirror_file):
-            self.statusBar().showMessage(
-                "Cannot save a copy over the live mirror; choose another file", 10000
-            )
-            return
-        progress = JobProgress()
-
-        def copied(done: int, total: int) -> None:
-            # Whole megabytes, rounded up, so a small mirror does not read "0 / 0 MB".
-            progress.update(-(-done // 1_000_000), -(-total // 1_000_000))
-
-        async def save() -> str:
-            partial = partial_path(destination)
-            try:
-                await runtime.save_copy(partial, copied)
-                finish_partial(partial, destination, progress)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            return f"Saved the mirror as {destination}"
-
-        self._run_job(f"Saving mirror as {destination.name}", progress, "MB", save())
-
-    def export_jsonl(self, target: Path | None = None) -> None:
-        if self.current is None or self._job_busy():
-            return
-        pane = self.current
-        if target is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Export events as JSONL", str(Path.home() / "events.jsonl"), "JSONL (*.jsonl)"
-            )
-            if not chosen:
-                return
-            target = Path(chosen)
-        destination = target
-        types = pane.raw_view.model.types
-        reader = pane.runtime.reader
-        progress = JobProgress()
-
-        async def export() -> str:
-            written = await run_blocking(
-                write_jsonl, reader, types, destination, progress, long=True
-            )
-            return f"Exported {counted(written, 'event')} to {destination}"
-
-        self._run_job("Exporting JSONL", progress, "event", export())
-
-    def _job_busy(self) -> bool:
-        if self.job_bar.running:
-            self.statusBar().showMessage("Another export or save is running (Esc cancels it)", 5000)
-        return self.job_bar.running
-
-    def _run_job(
-        self,
-        title: str,
-        progress: JobProgress,
-        noun: str | None,
-        job: Coroutine[Any, Any, str],
-    ) -> None:
-        """Run a file job with its progress in the status bar until it ends or is cancelled."""
-        self.job_bar.start(title, progress, noun)
-        self.cancel_job_action.setEnabled(True)
-
-        async def run() -> None:
-            try:
-                message = await job
-            except JobCancelled:
-                message = f"{title}: cancelled, no file written"
-            except Exception as error:
-                log.info("%s failed: %s", title, error)
-                message = f"{title} failed: {error}"
-            finally:
-                self.job_bar.stop()
-                self.cancel_job_action.setEnabled(False)
-            self.statusBar().showMessage(message, 10000)
-
-        spawn(run(), what=title, owner=self)
-
-    def cancel_job(self) -> None:
-        self.job_bar.cancel()
-
-    def open_sql_console(self) -> SqlConsole | None:
-        if self.current is None:
-            return None
-        console = SqlConsole(self.current.runtime, self)
-        self._consoles.append(console)
-        console.finished.connect(lambda _result, c=console: self._consoles.remove(c))
-        console.show()
-        return console
-
     def open_mirror_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Open mirror file", "", "SQLite databases (*.sqlite3 *.sqlite *.db)"
@@ -702,18 +375,17 @@ class MainWindow(QMainWindow):
 
     # --- closing ---------------------------------------------------------------------------
 
-    def _quit(self) -> None:
+    def quit_app(self) -> None:
         for window in list(self.ctx.windows):
             window.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # A file still being written would outlive its window: stop it (it deletes its partial).
-        self.job_bar.cancel()
-        for console in list(self._consoles):
-            console.close()
+        self.file_jobs.cancel()
+        self.stream_actions.close_consoles()
         for pane in self.panes:
             self._release_pane(pane)
         self.panes.clear()
         self.current = None
         super().closeEvent(event)
-        self.closed.emit(self)
+        self.ctx.window_closed(self)

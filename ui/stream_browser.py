@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
@@ -36,7 +37,7 @@ OPEN_HERE, OPEN_SPLIT, OPEN_WINDOW = 0, 1, 2
 class StreamBrowser(QWidget):
     openTarget = Signal(object, int)  # StreamTarget, OPEN_HERE | OPEN_SPLIT | OPEN_WINDOW
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext[Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._server: ServerEntry | None = None

@@ -9,7 +9,7 @@ all columns); everything else stays at the uniform height.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QResizeEvent
@@ -21,11 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.event_model import RawEventsModel
-from ui.feed_model import FeedModel
 from ui.json_text import PrettyJson
 from ui.labels import scroll_to_bottom_label
 from ui.tail_pin import TailPin
+from ui.windowed_model import WindowedListModel
 
 _AT_END_SLACK_PX = 2
 _SETTLE_MS = 250
@@ -43,14 +42,6 @@ _NAVIGATION_KEYS = {
     Qt.Key.Key_Home,
     Qt.Key.Key_End,
 }
-
-
-class ExpandableModel(Protocol):
-    """What the view needs from RawEventsModel / FeedModel beyond QAbstractItemModel."""
-
-    def toggle_expanded(self, row: int) -> None: ...
-    def is_row_expanded(self, row: int) -> bool: ...
-    def pretty_for_row(self, row: int) -> PrettyJson | None: ...
 
 
 class ExpandingDelegate(Protocol):
@@ -110,7 +101,7 @@ class StreamListView(QTableView):
 
     # --- wiring ----------------------------------------------------------------------------
 
-    def attach(self, model: RawEventsModel | FeedModel) -> None:
+    def attach(self, model: WindowedListModel[Any]) -> None:
         """Show the model and follow its signals."""
         self.setModel(model)
         model.rowsInserted.connect(self._rows_inserted)
@@ -118,8 +109,8 @@ class StreamListView(QTableView):
         model.expansionChanged.connect(self._apply_expansion)
         model.rowsLoaded.connect(self._rows_loaded)
 
-    def _expandable(self) -> ExpandableModel:
-        return cast(ExpandableModel, self.model())
+    def _expandable(self) -> WindowedListModel[Any]:
+        return cast(WindowedListModel[Any], self.model())
 
     # --- tail pinning ----------------------------------------------------------------------
 

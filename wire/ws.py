@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -20,9 +21,13 @@ from websockets.exceptions import InvalidStatus
 from wire.errors import ConnectionClosed, HttpStatusError, ProtocolError
 from wire.session import DEFAULT_MAX_MESSAGE_SIZE, RemoteStub, RpcSession
 
-__all__ = ["ServerWebSocket", "WsSession", "connect_ws", "serve_ws"]
+__all__ = ["OnClosed", "ServerWebSocket", "WsSession", "connect_ws", "serve_ws"]
 
 logger = logging.getLogger(__name__)
+
+
+# Told why a served session ended, once its socket is closed.
+OnClosed = Callable[[BaseException], Awaitable[None] | None]
 
 
 class ServerWebSocket(Protocol):
@@ -123,10 +128,11 @@ async def serve_ws(
     main: object,
     *,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    on_closed: OnClosed | None = None,
 ) -> BaseException:
     """Serve `main` over an accepted WebSocket until the session ends; return the reason.
 
-    Afterwards the socket is closed and `main._session_closed(reason)` is called if it exists.
+    Afterwards the socket is closed and `on_closed(reason)` (sync or async) is called.
     """
     session = RpcSession(main, max_message_size=max_message_size)
 
@@ -150,14 +156,13 @@ async def serve_ws(
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
-    hook = getattr(main, "_session_closed", None)
-    if hook is not None:
+    if on_closed is not None:
         try:
-            result: Any = hook(reason)
+            result = on_closed(reason)
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            logger.exception("_session_closed hook failed")
+            logger.exception("on_closed callback of a WebSocket session failed")
     return reason
 
 
