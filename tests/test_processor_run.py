@@ -13,6 +13,9 @@ from pathlib import Path
 
 from processor_support import disconnect_reasons, of_type, outbound_connects, wait_for_events
 
+from mirror.builtin_processors import CHECKPOINT_FILE_NAME
+from mirror.builtin_processors.echo import INPUT, OUTPUT
+from mirror.hosting.config import runner_subscription
 from wire.stream_client import StreamClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,3 +151,28 @@ async def test_outbound_processor_is_redialed_after_sigkill(
         assert outbound_connects(events, "confirmer") >= 2
         configured = of_type(events, "events.iterate.com/stream/subscription-configured")
         assert len(configured) == 1
+
+
+async def test_streamdesk_serve_hosts_the_builtin_echo(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "serve", "--port", "0", "--data-dir", str(tmp_path),
+        cwd=REPO, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert server.stderr is not None
+    try:
+        url = ""
+        async with asyncio.timeout(30):
+            while not url:
+                line = (await server.stderr.readline()).decode()
+                found = re.search(r"listening on (http://\S+)", line)
+                url = found.group(1) if found else ""
+        async with StreamClient(url, "/served") as client:
+            await client.append(runner_subscription("echo-example", "echo"))
+            await client.append({"type": INPUT, "payload": {}})
+            events = await wait_for_events(client, lambda ev: bool(of_type(ev, OUTPUT)), 10)
+        assert of_type(events, OUTPUT)[0]["payload"]["seen"] == 1
+        assert (tmp_path / "processors" / CHECKPOINT_FILE_NAME).exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 20)
