@@ -58,6 +58,7 @@ from mirror.cli_common import (
 )
 from mirror.cli_control import add_control_commands
 from mirror.cli_mirrors import add_mirrors_command
+from mirror.cli_processors import add_commands as add_processor_commands
 from mirror.cli_search import add_search_command
 from mirror.cli_tail import tail
 from mirror.db_reads import MirrorReader
@@ -130,6 +131,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     add_control_commands(subparsers)
     add_mirrors_command(subparsers)
     add_search_command(subparsers)
+    add_processor_commands(subparsers)
 
 
 def _run_until_interrupted(main: Callable[[asyncio.Event], Any]) -> int:
