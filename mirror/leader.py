@@ -5,7 +5,8 @@ Public API:
 - ``Leader(*, name, timing, subscription_key, loop, publisher, files, calls, spawn, shielded,
   is_closed)``: created by every online ``StreamRuntime``; it acts only while the runtime's
   role is ``leader`` (``may_dial``).
-  - ``start()``: run the single writer loop (``IngestQueue.run``) and dial.
+  - ``start()``: run the single writer loop (``IngestQueue.run``) and the search indexing in
+    the writer's idle time (``mirror.search.background``), and dial.
   - ``schedule_reconnect(error, delay)``: THE reconnect path: drop the connection (supersede
     it, forget what it queued) and arm the one dial timer, no earlier than a pending ingest
     backoff ends; ``reconnect_history`` records each call. ``reconnect()`` (asked by the user:
@@ -37,7 +38,8 @@ from mirror.ingest_queue import IngestQueue, Target
 from mirror.integrity import is_damage
 from mirror.processors import IncarnationMismatch, MirrorWriter
 from mirror.redial import Redialer
-from mirror.runtime_status import ReconnectRecord, RuntimeTiming
+from mirror.runtime_status import ReconnectRecord, RuntimeStatus, RuntimeTiming
+from mirror.search.background import BackgroundIndexing
 from mirror.server_calls import ServerCalls
 from mirror.shielded import Shielded
 from mirror.status_publisher import StatusPublisher
@@ -85,6 +87,12 @@ class Leader:
         self._shielded = shielded
         self._is_closed = is_closed
         self._control_epoch: int | None = None
+        self.indexing = BackgroundIndexing(
+            writer=lambda: self.files.writer,
+            is_idle=self._idle,
+            on_damage=self.heal_damage,
+            guarded=self.guarded,
+        )
 
     def __repr__(self) -> str:
         return self._name
@@ -97,12 +105,29 @@ class Leader:
         """Run a mirror write to completion even if the caller is cancelled."""
         return await self._shielded.run(work)
 
-    def start(self) -> asyncio.Task[None]:
-        """The writer loop (the caller owns the task) and the first dial."""
+    def start(self) -> list[asyncio.Task[None]]:
+        """The writer loop and the search indexing in its idle time (the caller owns both
+        tasks), and the first dial."""
         writes = self.ingest.run(self._ingest_target, self._write, self._ingest_failed, self._wrote)
-        task: asyncio.Task[None] = self._spawn(writes, "mirror writer")
+        tasks: list[asyncio.Task[None]] = [
+            self._spawn(writes, "mirror writer"),
+            self._spawn(self.indexing.run(), "search indexing"),
+        ]
+        self.publisher.add_listener(self._on_status)
         self.redial.dial_now()
-        return task
+        return tasks
+
+    def _on_status(self, status: RuntimeStatus) -> None:
+        if status.connection is _C.SUBSCRIBED:
+            self.indexing.poke()
+
+    def _idle(self) -> bool:
+        """Subscribed with nothing waiting to be written: time the search index may use."""
+        return (
+            not self._is_closed()
+            and self.publisher.status.connection is _C.SUBSCRIBED
+            and self.ingest.pending_events == 0
+        )
 
     def _may_dial(self) -> bool:
         return not self._is_closed() and self.publisher.status.role is Role.LEADER
@@ -188,6 +213,7 @@ class Leader:
 
     def _wrote(self) -> None:
         self.files.healed()
+        self.indexing.poke()
 
     def write_failed(self, error: BaseException) -> None:
         """A write into the mirror failed: heal what retrying cannot, back off otherwise."""

@@ -325,7 +325,7 @@ class StreamRuntime:
         self._publisher.set(
             role=Role.LEADER, notice=None, connection=_C.CONNECTING, last_error=None
         )
-        self._role_tasks.append(self._leader.start())
+        self._role_tasks.extend(self._leader.start())
 
     def _watch(self) -> asyncio.Task[None]:
         return self.spawn(
