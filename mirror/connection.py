@@ -107,6 +107,11 @@ class Connection:
         if self.current:
             react(*args)
 
+    @property
+    def delivered_offset(self) -> int:
+        """The highest offset the subscription delivered (or reported as its head)."""
+        return self._last_delivered
+
     def cancel(self) -> None:
         for task in (self._dial, self._probe):
             if task is not None and task is not asyncio.current_task() and not task.done():

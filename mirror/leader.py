@@ -14,6 +14,9 @@ Public API:
   - ``await control(method)``: ``kill`` / ``reset`` over HTTP, then dial again at once (the
     socket the server closes meanwhile is expected: not reported as an error).
   - ``await clear()``: discard the mirror and mirror again from the start.
+  - ``await nudge(appended_offset)``: after an append of this process, check the subscription
+    at once (``mirror.nudge``) and resubscribe if it went stale, instead of waiting for the
+    liveness probe.
   - The ``ConnectionHost`` members (``mirror.connection``): what a dial reports back
     (``subscription_closed``, ``stream_was_reset``, ``unauthorized``, ``write_failed``,
     ``heal_damage``, ``backlog_full``). ``heal_damage(message)`` is also where any damage a
@@ -36,6 +39,7 @@ from mirror.connection import Connection
 from mirror.connection_state import ConnectionState, Role
 from mirror.ingest_queue import IngestQueue, Target
 from mirror.integrity import is_damage
+from mirror.nudge import nudge_after_append
 from mirror.processors import IncarnationMismatch, MirrorWriter
 from mirror.redial import Redialer
 from mirror.runtime_status import ReconnectRecord, RuntimeStatus, RuntimeTiming
@@ -244,6 +248,35 @@ class Leader:
         elif verdict is DamageVerdict.HEAL:
             log.warning("%s: the mirror file is damaged: %s", self, message)
             self.schedule_reconnect(f"the local mirror file is damaged ({message})", 0.0)
+
+    async def nudge(self, appended_offset: int) -> None:
+        """After an append of our own reached ``appended_offset``: check the subscription
+        instead of waiting for the liveness probe (``mirror.nudge``)."""
+        connection, epoch = self.redial.connection, self.redial.epoch
+        if not isinstance(connection, Connection) or connection.incarnation is None:
+            return
+
+        async def server_state() -> dict[str, Any]:
+            async with asyncio.timeout(self.timing.probe_deadline):
+                state = await self._calls.runtime_state()
+            return dict(state["coreProcessorState"])
+
+        def resubscribe() -> None:
+            if self.redial.is_current(epoch):
+                self._reconnect(
+                    f"nudge: offset {appended_offset} was appended here but not delivered",
+                    reconnect_delay(ReconnectCause.NUDGE),
+                    is_error=False,
+                )
+
+        await nudge_after_append(
+            appended_offset=appended_offset,
+            delivered_offset=lambda: connection.delivered_offset,
+            server_state=server_state,
+            incarnation=connection.incarnation,
+            resubscribe=resubscribe,
+            subscribed=self.publisher.status.connection is _C.SUBSCRIBED,
+        )
 
     async def control(self, method: str) -> None:
         """``kill`` or ``reset`` the stream, then dial again at once."""

@@ -166,6 +166,7 @@ class StreamRuntime:
         self._seen_incarnation: str | None = None
         # Tasks of the role in force (writer loop, or file watch and follower probe).
         self._role_tasks: list[asyncio.Task[None]] = []
+        self._nudge: asyncio.Task[None] | None = None
         self._election: WriterElection | None = None
 
     def __repr__(self) -> str:
@@ -276,7 +277,9 @@ class StreamRuntime:
         self._role_tasks = [self.spawn(self._elect(), "writer election")]
 
     def _stop_role_tasks(self) -> None:
-        for task in self._role_tasks:
+        for task in (*self._role_tasks, self._nudge):
+            if task is None:
+                continue
             if task is not asyncio.current_task():
                 task.cancel()
         self._role_tasks = []
@@ -376,7 +379,14 @@ class StreamRuntime:
         self._calls.set_token(token)
 
     async def append(self, event: dict[str, Any]) -> dict[str, Any]:
-        return await self._calls.append(event)
+        committed = await self._calls.append(event)
+        offset = committed.get("offset")
+        nudging = self._nudge is not None and not self._nudge.done()
+        if self._publisher.status.role is Role.LEADER and isinstance(offset, int) and not nudging:
+            # Our own append: check the subscription now rather than at the next probe (one
+            # check at a time; a stale subscription is stale for every later append too).
+            self._nudge = self.spawn(self._leader.nudge(offset), "nudge after append")
+        return committed
 
     async def runtime_state(self) -> dict[str, Any]:
         return await self._calls.runtime_state()
