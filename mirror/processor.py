@@ -51,6 +51,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
+from mirror.errors import ProcessorNotReadyError
 from mirror.types import Event
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,9 @@ class StreamProcessor(Generic[S]):
     @property
     def state(self) -> S:
         if not self._loaded:
-            raise RuntimeError(f"processor {self.slug!r} has not loaded its checkpoint yet")
+            raise ProcessorNotReadyError(
+                f"processor {self.slug!r} has not loaded its checkpoint yet"
+            )
         return cast(S, self._state)
 
     async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> None:

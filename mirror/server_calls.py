@@ -18,13 +18,10 @@ from typing import Any
 
 import httpx
 
+from mirror.errors import OfflineError, RuntimeClosedError
 from wire.stream_client import StreamClient
 
 HTTP_TIMEOUT_S = 30.0
-
-
-class OfflineError(RuntimeError):
-    """A server call on a runtime that has no server."""
 
 
 class ServerCalls:
@@ -51,7 +48,7 @@ class ServerCalls:
         if self._server_url is None:
             raise OfflineError(f"{self._path} is open offline: there is no server to call")
         if self._is_closed():
-            raise RuntimeError(f"{self._owner} is closed")
+            raise RuntimeClosedError(f"{self._owner} is closed")
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
         if self._client is None:

@@ -59,6 +59,7 @@ from typing import Any, TypeVar
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
 from mirror.connection_state import ConnectionState, Role
 from mirror.election import WriterElection
+from mirror.errors import NotTheWriterError, RuntimeClosedError
 from mirror.follower import discard_unowned, probe_server, watch_file
 from mirror.leader import Leader
 from mirror.live_binding import LiveBinding
@@ -218,7 +219,7 @@ class StreamRuntime:
 
     def retain(self) -> None:
         if self.is_closed:
-            raise RuntimeError(f"{self!r} is closed; acquire the stream again")
+            raise RuntimeClosedError(f"{self!r} is closed; acquire the stream again")
         self._refs += 1
         if self._release_handle is not None:
             self._release_handle.cancel()
@@ -421,12 +422,12 @@ class StreamRuntime:
             await self._leader.clear()
             return
         if role is Role.FOLLOWER:
-            raise RuntimeError(FOLLOWER_CANNOT_CLEAR)
+            raise NotTheWriterError(FOLLOWER_CANNOT_CLEAR)
         # Offline (or not yet elected): discard under the writer lock, if nobody holds it.
         if not self.mirror_file.exists():
             return
         if not await discard_unowned(self.mirror_file, self.subscription_key):
-            raise RuntimeError(FOLLOWER_CANNOT_CLEAR)
+            raise NotTheWriterError(FOLLOWER_CANNOT_CLEAR)
         self._publisher.cleared(self._publisher.status.notice)
 
     async def save_copy(

@@ -8,6 +8,7 @@ after a crash (its checkpoint was not written yet) appends nothing twice.
 
 from typing import Any, ClassVar, TypeVar
 
+from mirror.errors import ProcessorNotReadyError
 from mirror.hosting.stream_calls import call_stream
 from mirror.processor import StateStorage, StreamProcessor
 from mirror.types import Event
@@ -67,5 +68,5 @@ class HostedProcessor(StreamProcessor[S]):
 
     def _require_stream(self) -> Any:
         if self._stream is None:
-            raise RuntimeError(f"processor {self.slug!r} is not attached to a stream")
+            raise ProcessorNotReadyError(f"processor {self.slug!r} is not attached to a stream")
         return self._stream
