@@ -3,7 +3,6 @@ by a proxy, nothing closed) is noticed right after the append, not at the next l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,6 @@ PATH = "/nudge/runtime"
 pytestmark = pytest.mark.timeout(60)
 # A probe far away: only the nudge can notice within the test.
 TIMING = RuntimeTiming(catchup_page=500, election_poll=0.05, probe_interval=600.0)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
 
 
 async def test_an_own_append_on_a_silent_subscription_resubscribes(

@@ -39,18 +39,6 @@ PATH = "/runtime/test"
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
-
-
-@pytest.fixture
-async def client(server: EmbeddedServer) -> AsyncIterator[StreamClient]:
-    async with StreamClient(server.url, PATH) as stream_client:
-        yield stream_client
-
-
-@pytest.fixture
 async def registry(tmp_path: Path) -> AsyncIterator[RuntimeRegistry]:
     async with open_registry(tmp_path / "data") as runtimes:
         yield runtimes

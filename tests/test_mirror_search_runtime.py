@@ -5,7 +5,6 @@ mirror when the stream is reset."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,6 @@ from wire.stream_client import StreamClient
 
 PATH = "/search/runtime"
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
 
 
 async def indexed(runtime: StreamRuntime | Path, through: int, seconds: float = 60) -> int:
