@@ -14,7 +14,7 @@ Public API:
 
 Why a rename and not a copy: it is O(1) whatever the mirror's size, and a follower process that
 still has the file open keeps reading the same inode (it notices the new file at the mirror's
-path by its inode and switches to it, see ``mirror.live_binding``).
+path by its inode and switches to it, see ``mirror.mirror_watcher``).
 """
 
 from __future__ import annotations

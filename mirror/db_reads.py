@@ -10,7 +10,7 @@ Public API:
   commits), ``schema_matches()`` (False while the file holds another schema version; reads then
   return empty results rather than failing), ``query_readonly(sql, max_rows)`` (reads only:
   ``mirror.sql_guard`` refuses the rest) and ``interrupt_query()`` for the SQL console,
-  ``connection`` (for ``mirror.live_query``), ``close()``.
+  ``connection`` (for ``mirror.mirror_watcher`` and its live queries), ``close()``.
 - ``MirrorReads``: the reads shared by ``MirrorReader`` and the writer (``mirror.db.MirrorDb``):
   ``event_count()``, ``max_offset()``, ``type_counts() -> dict[str, int]``,
   ``filtered_count(types)``, ``events_range(start, limit, types=None) -> list[EventRow]``,

@@ -1,16 +1,16 @@
-"""What a runtime that does not write the mirror runs: the file watch and the server probe.
+"""What a runtime that does not write the mirror runs: the server probe, and discarding.
 
 Public API:
 
-- ``await watch_file(live, publisher, poll)``: followers and offline runtimes: open the mirror
-  file once it exists (dropping the "no local mirror" notice) and follow a replaced file (an
-  archive, a quarantine or a rebuild by the writing process), which clears the views.
 - ``await probe_server(client, publisher, timing)``: a follower's ``connection`` is its own
   liveness probe of the server (``client()`` anew each time: the token may have changed):
   ``subscribed`` while the server answers (the leader holds the subscription), ``reconnecting``
   while it does not, ``unauthorized`` while it refuses the token; every ``probe_interval``.
 - ``await discard_unowned(mirror_file, subscription_key) -> bool``: discard an existing mirror
   this process does not write, under the writer lock; False if another process holds it.
+
+The file itself is watched by the runtime's ``mirror.mirror_watcher.MirrorWatcher`` in every
+role (it follows a file the writing process archived, quarantined or rebuilt).
 """
 
 from __future__ import annotations
@@ -22,24 +22,12 @@ from pathlib import Path
 from mirror.connection_state import ConnectionState
 from mirror.db import MirrorDb
 from mirror.election import WriterElection
-from mirror.live_binding import LiveBinding
 from mirror.paths import writer_lock_file
 from mirror.processors import MirrorWriter
-from mirror.runtime_status import NO_LOCAL_MIRROR_NOTICE, RuntimeTiming
+from mirror.runtime_status import RuntimeTiming
 from mirror.status_publisher import StatusPublisher
 from mirror.writer_file import describe
 from wire.stream_client import AuthError, StreamClient
-
-
-async def watch_file(live: LiveBinding, publisher: StatusPublisher, poll: float) -> None:
-    while True:
-        opened_before = live.is_open
-        if live.ensure_open():
-            if live.refresh():
-                publisher.cleared(publisher.status.notice)
-            if not opened_before and publisher.status.notice == NO_LOCAL_MIRROR_NOTICE:
-                publisher.set(notice=None)
-        await asyncio.sleep(poll)
 
 
 async def probe_server(

@@ -1,16 +1,16 @@
-"""Live queries over a mirror file: re-run on change, notify only when the result changed.
+"""Live queries over a mirror file: re-run when the data moved, notify only when the result
+changed.
 
 Public API:
 
-- ``LiveQueries(reader, *, coalesce_interval=0.016, poll_interval=0.05, loop=None)``: the
-  registry for one mirror file, bound to an asyncio loop (the running one by default; with
-  qasync that is the Qt loop). It reads through ``reader`` (a ``mirror.db.MirrorReader`` it does
-  not own) on the loop thread.
-  - ``start()``: begin polling ``PRAGMA data_version`` (commits by other processes).
+- ``LiveQueries(loop, request_run)``: the registry of one mirror file, driven by its
+  ``mirror.mirror_watcher.MirrorWatcher`` (which owns the connection, the change detection and
+  the ~16 ms tick). ``request_run()`` asks the watcher for a tick (a new subscriber's query has
+  not run yet).
   - ``query(sql, params=()) -> LiveQuery``: the live query for that SQL text and parameters
     (deduplicated: the same key returns the same object).
-  - ``notify_changed()``: "the file changed"; thread-safe, meant to be wired to
-    ``MirrorDb.add_commit_listener`` in the writing process.
+  - ``mark_all_dirty()``: the data moved; every query runs at the next ``run``.
+  - ``run(connection)``: run the queries that are due and have subscribers, on the loop thread.
   - ``query_count``: how many queries are registered; ``close()``: stop everything.
 - ``LiveQuery``: ``rows`` (last successful result, or a result of the same SQL text with other
   parameters while ``status == "pending"``, so a scrolled window never flashes empty),
@@ -19,29 +19,23 @@ Public API:
 
 Behaviour (reference ``db.query`` + ``useStreamQuery``, with the later fixes):
 
-- A query runs on its first subscriber, and after every change signal while it has subscribers.
-  Change signals are coalesced: at most one re-run pass per ``coalesce_interval`` (~16 ms).
+- A query runs on its first subscriber, and after every change the watcher publishes while it
+  has subscribers (the watcher's tick coalesces them: at most one pass per ~16 ms).
 - Listeners are notified only when status, error or rows differ from the previous result.
 - A query nobody subscribes to is dropped on the next loop iteration (whether it was never
   subscribed or its last subscriber left); subscribing to a dropped query registers it again.
 - A table that does not exist yet reads as empty (``[(0,)]`` for ``SELECT COUNT(...)``).
-- Change signals: ``notify_changed()`` from the writer in this process (immediate), and
-  ``PRAGMA data_version`` on the reader connection, polled every ``poll_interval`` (a cheap
-  in-memory check), which catches commits from any other connection or process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import apsw
 import orjson
-
-from mirror.db import MirrorReader
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +71,12 @@ class LiveQuery:
 
         return unsubscribe
 
-    def _run(self, reader: MirrorReader) -> bool:
+    def _run(self, connection: apsw.Connection) -> bool:
         """Re-run; True when the visible result changed."""
         self.run_count += 1
         previous = (self.status, self.error, self.rows)
         try:
-            rows: Rows = reader.connection.execute(self.sql, self.params).fetchall()
+            rows: Rows = connection.execute(self.sql, self.params).fetchall()
         except apsw.SQLError as error:
             if "no such table" not in str(error):
                 self.status, self.error = "error", error
@@ -105,40 +99,23 @@ class LiveQuery:
 class LiveQueries:
     """The live queries of one mirror file (see the module docstring)."""
 
-    def __init__(
-        self,
-        reader: MirrorReader,
-        *,
-        coalesce_interval: float = 0.016,
-        poll_interval: float = 0.05,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        self.reader = reader
-        self.coalesce_interval = coalesce_interval
-        self.poll_interval = poll_interval
-        self._loop = loop or asyncio.get_running_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop, request_run: Callable[[], None]) -> None:
+        self._loop = loop
+        self._request_run = request_run
         self._queries: dict[str, LiveQuery] = {}
-        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
-        self._last_flush = float("-inf")
-        self._seen_version: int | None = None
-        self._poll_task: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
     def query_count(self) -> int:
         return len(self._queries)
 
-    def start(self) -> None:
-        if self._poll_task is None and not self._closed:
-            self._poll_task = self._loop.create_task(self._poll())
+    @property
+    def has_pending(self) -> bool:
+        """A subscribed query has not seen the current data yet."""
+        return any(query._dirty and query._listeners for query in self._queries.values())
 
     def close(self) -> None:
         self._closed = True
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
         self._queries.clear()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> LiveQuery:
@@ -156,15 +133,17 @@ class LiveQueries:
         self._arm_gc(query)
         return query
 
-    def notify_changed(self) -> None:
-        """Mark every live query stale; safe to call from any thread."""
-        if self._closed:
-            return
-        # A closed loop raises RuntimeError: nobody is watching any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._mark_all_dirty)
+    def mark_all_dirty(self) -> None:
+        for query in self._queries.values():
+            query._dirty = True
 
-    # -- machinery ------------------------------------------------------------------------------
+    def run(self, connection: apsw.Connection) -> None:
+        for query in list(self._queries.values()):
+            if not query._dirty or not query._listeners:
+                continue
+            query._dirty = False
+            if query._run(connection):
+                query._notify()
 
     def _attach(self, query: LiveQuery) -> None:
         if self._closed:
@@ -173,7 +152,7 @@ class LiveQueries:
             self._queries[query.key] = query
             query._dirty = True
         if query._dirty:
-            self._schedule_flush()
+            self._request_run()
 
     def _arm_gc(self, query: LiveQuery) -> None:
         self._loop.call_soon(self._collect, query)
@@ -181,47 +160,3 @@ class LiveQueries:
     def _collect(self, query: LiveQuery) -> None:
         if not query._listeners and self._queries.get(query.key) is query:
             del self._queries[query.key]
-
-    def _mark_all_dirty(self) -> None:
-        if self._closed:
-            return
-        for query in self._queries.values():
-            query._dirty = True
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        if self._flush_handle is not None or self._closed:
-            return
-        delay = self._last_flush + self.coalesce_interval - self._loop.time()
-        if delay <= 0:
-            self._flush_handle = self._loop.call_soon(self._flush)
-        else:
-            self._flush_handle = self._loop.call_later(delay, self._flush)
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        self._last_flush = self._loop.time()
-        try:
-            # Everything committed up to this version is seen by the runs below, so the poll
-            # need not trigger another pass for it.
-            self._seen_version = self.reader.data_version()
-        except apsw.Error:
-            log.warning("reading data_version of %s failed", self.reader.path, exc_info=True)
-        for query in list(self._queries.values()):
-            if not query._dirty or not query._listeners:
-                continue
-            query._dirty = False
-            if query._run(self.reader):
-                query._notify()
-
-    async def _poll(self) -> None:
-        while not self._closed:
-            await asyncio.sleep(self.poll_interval)
-            try:
-                version = self.reader.data_version()
-            except apsw.Error:
-                log.warning("polling data_version of %s failed", self.reader.path, exc_info=True)
-                continue
-            if version != self._seen_version:
-                self._seen_version = version
-                self._mark_all_dirty()

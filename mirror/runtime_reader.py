@@ -2,12 +2,16 @@
 
 Public API:
 
-- ``RuntimeReader(path, on_damage=None)``: the ``MirrorReader`` contract (``mirror.db_reads``)
+- ``RuntimeReader(path, on_damage=None, identity=None)``: the ``MirrorReader`` contract
+  (``mirror.db_reads``)
   for the file at ``path``, whatever happens to that file: while it does not exist every read
   returns an empty result (``"null"`` for JSON, ``query_readonly`` raises
   ``FileNotFoundError``); the reader is opened when the file appears and opened again when the
   file is replaced (a mirror moved aside and rebuilt). Thread-safe, like the ``MirrorReader``
-  it delegates to. ``close()``.
+  it delegates to. ``close()``. ``identity()`` (any thread) names the file at ``path`` now: a
+  runtime passes its ``MirrorWatcher.current_identity``, so a read costs no ``stat`` (the
+  watcher looks once per poll and at once when this process replaces the file); without it
+  every read looks itself.
   A damaged file (``mirror.integrity.is_damage``) never raises SQLite's error into a view: the
   read answers as for a missing file and ``on_damage(message)`` (any thread) is told, so the
   runtime can heal it or say why; ``query_readonly`` and ``iter_events_json`` raise
@@ -20,7 +24,6 @@ mirror's) file may not exist yet, and ``MirrorReader`` never creates one.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,6 +33,8 @@ import apsw
 
 from mirror.db_reads import EventRow, FeedRow, MirrorReader
 from mirror.integrity import DamagedMirrorError, is_damage
+from mirror.mirror_change import FileIdentity
+from mirror.mirror_watcher import stat_identity
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +42,24 @@ T = TypeVar("T")
 
 
 class RuntimeReader:
-    def __init__(self, path: Path, on_damage: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        on_damage: Callable[[str], None] | None = None,
+        identity: Callable[[], FileIdentity | None] | None = None,
+    ) -> None:
         self.path = path
         self._on_damage = on_damage
+        self._file_identity = identity or (lambda: stat_identity(path))
         self._lock = threading.Lock()
         self._reader: MirrorReader | None = None
         self._identity: tuple[int, int] | None = None
         self._closed = False
 
     def _current(self) -> MirrorReader | None:
-        try:
-            stat = os.stat(self.path)
-        except OSError:
+        identity = self._file_identity()
+        if identity is None:
             return None
-        identity = (stat.st_dev, stat.st_ino)
         with self._lock:
             if self._closed:
                 return None

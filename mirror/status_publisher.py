@@ -2,12 +2,14 @@
 
 Public API:
 
-- ``StatusPublisher(initial, *, loop, coalesce)``: ``status`` (the current one),
+- ``StatusPublisher(initial, *, coalescer)``: ``status`` (the current one),
   ``add_listener(cb) -> remove``, ``await wait_until(predicate) -> status``.
 - ``set(**changes)``: a new status; ``connection`` and ``role`` changes go through the
   transition table (``mirror.connection_state``; an illegal one raises ``IllegalTransition``
-  and changes nothing). Listeners hear of it on the loop, at most once per ``coalesce``
-  seconds (the first change at once), always with the newest status.
+  and changes nothing). Listeners hear of it on the loop at the next tick of ``coalescer``
+  (``mirror.coalescer``, the runtime's one ~16 ms tick, shared with its ``MirrorWatcher``:
+  the first change at once, then at most once per interval; a change of ``connection`` or
+  ``role`` at once, so no listener misses a transition), always with the newest status.
 - ``cleared(notice=None)``: the local mirror was discarded (``clear_version`` + 1, counts 0),
   so views reload.
 - ``close()``: cancel a pending notification and notify once, now, with the final status;
@@ -19,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
+from mirror.coalescer import Coalescer
 from mirror.connection_state import next_connection, next_role
 from mirror.runtime_status import RuntimeStatus
 
@@ -32,16 +34,13 @@ StatusListener = Callable[[RuntimeStatus], None]
 
 
 class StatusPublisher:
-    def __init__(
-        self, initial: RuntimeStatus, *, loop: asyncio.AbstractEventLoop, coalesce: float
-    ) -> None:
+    def __init__(self, initial: RuntimeStatus, *, coalescer: Coalescer) -> None:
         self._status = initial
-        self._loop = loop
-        self._coalesce = coalesce
+        self._coalescer = coalescer
         self._listeners: list[StatusListener] = []
-        self._handle: asyncio.Handle | None = None
-        self._last_notify = -math.inf
+        self._pending = False
         self._closed = False
+        self._remove_step = coalescer.add(self._tick)
 
     @property
     def status(self) -> RuntimeStatus:
@@ -78,12 +77,10 @@ class StatusPublisher:
         if status == old:
             return
         self._status = status
-        if self._handle is None and not self._closed:
-            delay = self._last_notify + self._coalesce - self._loop.time()
-            if delay <= 0:
-                self._handle = self._loop.call_soon(self._emit)
-            else:
-                self._handle = self._loop.call_later(delay, self._emit)
+        if not self._closed:
+            self._pending = True
+            transition = (status.connection, status.role) != (old.connection, old.role)
+            self._coalescer.request(at_once=transition)
 
     def cleared(self, notice: str | None = None) -> None:
         self.set(
@@ -95,14 +92,18 @@ class StatusPublisher:
 
     def close(self) -> None:
         self._closed = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._pending = False
+        self._remove_step()
         self._emit()
 
+    def _tick(self) -> bool:
+        if not self._pending:
+            return False
+        self._pending = False
+        self._emit()
+        return True
+
     def _emit(self) -> None:
-        self._handle = None
-        self._last_notify = self._loop.time()
         status = self._status
         for cb in list(self._listeners):
             try:

@@ -12,13 +12,16 @@ decides the role. The writing side is ``mirror.leader.Leader``: the reconnect pa
 quick_check) and a ``Redialer`` that owns the epoch, the ONE dial timer and the current
 ``Connection`` (``mirror.connection``: one object per dial that owns its steps, subscription,
 deliveries and liveness probe; superseding it cancels it, and every late callback is checked
-against the epoch in ``Redialer.is_current``). Followers and offline runtimes run
-``mirror.follower``'s file watch (and, online, its server probe). ``ServerCalls`` makes the
-one-shot calls.
+against the epoch in ``Redialer.is_current``). ``MirrorWatcher`` (``mirror.mirror_watcher``) is
+the one watch of the mirror file in every role: it follows the file's identity, reads counts and
+incarnation into a typed ``MirrorChange`` that the status takes them from, and re-runs the live
+queries of views when a change says the data moved; ``reader`` asks it which file is current.
+It and the publisher share one ~16 ms ``Coalescer``. Followers run ``mirror.follower``'s server
+probe. ``ServerCalls`` makes the one-shot calls.
 
 Roles. An online runtime first runs the writer election (a file lock beside the mirror). The
 winner is the *leader*: it opens the mirror for writing, subscribes and writes. Everyone else
-is a *follower*: it reads the same file, sees the leader's commits through the live-query layer
+is a *follower*: it reads the same file, sees the leader's commits through its watcher
 (``PRAGMA data_version``), keeps trying for the lock every ``election_poll`` and takes over
 when the leader closes or dies. An offline runtime (no server) only reads.
 
@@ -57,13 +60,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
+from mirror.coalescer import Coalescer
 from mirror.connection_state import ConnectionState, Role
 from mirror.election import WriterElection
 from mirror.errors import NotTheWriterError, RuntimeClosedError
-from mirror.follower import discard_unowned, probe_server, watch_file
+from mirror.follower import discard_unowned, probe_server
 from mirror.leader import Leader
-from mirror.live_binding import LiveBinding
+from mirror.mirror_change import MirrorChange
 from mirror.mirror_files import save_copy
+from mirror.mirror_watcher import MirrorWatcher
 from mirror.paths import writer_lock_file
 from mirror.runtime_reader import RuntimeReader
 from mirror.runtime_status import (
@@ -81,10 +86,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_COUNTS_SQL = (
-    "SELECT (SELECT max(local_index) + 1 FROM events), "
-    "(SELECT value FROM mirror_meta WHERE key = 'incarnation')"
-)
 FOLLOWER_CANNOT_CLEAR = (
     "another Streamdesk process is writing this mirror; clear it there (or close it first)"
 )
@@ -114,10 +115,24 @@ class StreamRuntime:
         self.mirror_file = mirror_file
         self.subscription_key = subscription_key
         self._timing = timing
-        self.reader = RuntimeReader(mirror_file, on_damage=self._damage_reported_threadsafe)
+        # The one ~16 ms tick: the watcher's step first, so a change it reads reaches the status
+        # listeners in the same tick.
+        self._coalescer = Coalescer(loop, timing.coalesce)
+        self._watcher = MirrorWatcher(
+            mirror_file,
+            coalescer=self._coalescer,
+            poll_interval=timing.live_poll,
+            on_change=self._on_change,
+            on_damage=self._damage_reported,
+        )
+        self.reader = RuntimeReader(
+            mirror_file,
+            on_damage=self._damage_reported_threadsafe,
+            identity=self._watcher.current_identity,
+        )
         initial = _C.OFFLINE if server_url is None else _C.CONNECTING
         self._publisher = StatusPublisher(
-            RuntimeStatus(connection=initial, role=Role.IDLE), loop=loop, coalesce=timing.coalesce
+            RuntimeStatus(connection=initial, role=Role.IDLE), coalescer=self._coalescer
         )
         self._calls = ServerCalls(
             server_url, namespace, path, token, is_closed=lambda: self.is_closed, owner=repr(self)
@@ -131,19 +146,12 @@ class StreamRuntime:
         self._release_handle: asyncio.Handle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shielded = Shielded()
-        self._live = LiveBinding(
-            mirror_file,
-            loop=loop,
-            poll_interval=timing.live_poll,
-            coalesce_interval=timing.coalesce,
-            on_damage=self._damage_reported,
-        )
         self._files = WriterFile(
             mirror_file,
             identity=(server_url or "", namespace, path),
             subscription_key=subscription_key,
             keep_archives=keep_archives,
-            live=self._live,
+            watcher=self._watcher,
             publisher=self._publisher,
             shielded=self._shielded,
             spawn=self.spawn,
@@ -163,9 +171,7 @@ class StreamRuntime:
         )
         # Every reconnect asked for (reason, delay asked, wait armed): for diagnostics and tests.
         self.reconnect_history = self._leader.reconnect_history
-        self._unwatch_counts: Callable[[], None] | None = None
-        self._seen_incarnation: str | None = None
-        # Tasks of the role in force (writer loop, or file watch and follower probe).
+        # Tasks of the role in force (writer loop, or follower probe).
         self._role_tasks: list[asyncio.Task[None]] = []
         self._nudge: asyncio.Task[None] | None = None
         self._election: WriterElection | None = None
@@ -191,28 +197,22 @@ class StreamRuntime:
         """The status once ``predicate(status)`` holds (no deadline: wrap it in one)."""
         return await self._publisher.wait_until(predicate)
 
-    def _on_counts(self, rows: list[tuple[Any, ...]]) -> None:
+    def _on_change(self, change: MirrorChange) -> None:
+        """The watcher read the mirror file: counts, incarnation, and whether views reload."""
         status = self._publisher.status
-        count = int(rows[0][0] or 0) if rows else 0
-        incarnation = None if not rows or rows[0][1] is None else str(rows[0][1])
         changes: dict[str, Any] = {
-            "event_count": count,
-            "max_offset": count,
-            "incarnation": incarnation,
+            "event_count": change.count,
+            "max_offset": change.max_offset,
+            "incarnation": change.incarnation,
         }
-        if status.role is not Role.LEADER:
-            # Another process discarded or rebuilt the mirror: the views must reload.
-            replaced = (
-                self._seen_incarnation is not None
-                and incarnation is not None
-                and incarnation != self._seen_incarnation
-            )
-            if count < status.event_count or replaced:
-                changes["clear_version"] = status.clear_version + 1
+        # A leader announces its own discards and rebuilds (with a notice saying why); anything
+        # else that cleared or replaced the file was another process: the views must reload.
+        if status.role is not Role.LEADER and change.reloads_views:
+            changes["clear_version"] = status.clear_version + 1
         if status.role is Role.FOLLOWER:
-            changes["notice"] = follower_notice(count)
-        if incarnation is not None:
-            self._seen_incarnation = incarnation
+            changes["notice"] = follower_notice(change.count)
+        elif change.exists and status.notice == NO_LOCAL_MIRROR_NOTICE:
+            changes["notice"] = None
         self._publisher.set(**changes)
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -265,12 +265,13 @@ class StreamRuntime:
 
     def _start(self) -> None:
         self._started = True
-        self._unwatch_counts = self._live.watch(_COUNTS_SQL, (), self._on_counts)
         if self.server_url is None:
             notice = None if self.mirror_file.exists() else NO_LOCAL_MIRROR_NOTICE
             self._publisher.set(notice=notice)
-            self._role_tasks = [self._watch()]
+            self._watcher.start()
             return
+        # An online runtime watches the file once its role is known: a leader's watch starts
+        # when its writer has opened the file (which may first move a damaged one aside).
         self._election = WriterElection(
             writer_lock_file(self.mirror_file), poll_interval=self._timing.election_poll
         )
@@ -296,9 +297,7 @@ class StreamRuntime:
         others = [task for task in self._tasks if task is not asyncio.current_task()]
         if others:
             await asyncio.gather(*others, return_exceptions=True)
-        if self._unwatch_counts is not None:
-            self._unwatch_counts()
-        self._live.close()
+        self._watcher.close()
         await self._files.close()
         # After the writer connection is closed, so the next leader never meets it.
         if self._election is not None:
@@ -307,6 +306,7 @@ class StreamRuntime:
         await self._calls.aclose()
         self._closed = True
         self._publisher.close()
+        self._coalescer.close()
         self._on_closed(self)
 
     # -- election ---------------------------------------------------------------------------------
@@ -319,9 +319,9 @@ class StreamRuntime:
             self._publisher.set(
                 role=Role.FOLLOWER, notice=follower_notice(self._publisher.status.event_count)
             )
-            self._role_tasks.append(self._watch())
             probe = probe_server(self._calls.client, self._publisher, self._timing)
             self._role_tasks.append(self.spawn(probe, "follower probe"))
+            self._watcher.start()
             if not await election.wait_until_leader():
                 return
             self._stop_role_tasks()
@@ -330,11 +330,6 @@ class StreamRuntime:
             role=Role.LEADER, notice=None, connection=_C.CONNECTING, last_error=None
         )
         self._role_tasks.extend(self._leader.start())
-
-    def _watch(self) -> asyncio.Task[None]:
-        return self.spawn(
-            watch_file(self._live, self._publisher, self._timing.election_poll), "watch mirror file"
-        )
 
     # -- the leader -------------------------------------------------------------------------------
 
@@ -409,11 +404,9 @@ class StreamRuntime:
         params: tuple[Any, ...],
         cb: Callable[[list[tuple[Any, ...]]], None],
     ) -> Callable[[], None]:
-        """``cb(rows)`` on the loop now and whenever the result changes; returns remove."""
-        unwatch = self._live.watch(sql, tuple(params), cb)
-        if self._started:
-            self._live.ensure_open()
-        return unwatch
+        """``cb(rows)`` on the loop once it has run and whenever the result changes (it re-runs
+        when the watcher's change says the data moved); returns remove."""
+        return self._watcher.watch(sql, tuple(params), cb)
 
     async def clear_local(self) -> None:
         """Discard the local mirror and mirror the stream again from its start."""
@@ -428,7 +421,11 @@ class StreamRuntime:
             return
         if not await discard_unowned(self.mirror_file, self.subscription_key):
             raise NotTheWriterError(FOLLOWER_CANNOT_CLEAR)
-        self._publisher.cleared(self._publisher.status.notice)
+        if self._watcher.is_watching:
+            # It reads the emptied file at its next tick; its change reloads the views.
+            self._watcher.signal()
+        else:
+            self._publisher.cleared(self._publisher.status.notice)
 
     async def save_copy(
         self, target: Path, on_progress: Callable[[int, int], None] | None = None

@@ -2,7 +2,7 @@
 
 Public API:
 
-- ``WriterFile(mirror_file, *, identity, subscription_key, keep_archives, live, publisher,
+- ``WriterFile(mirror_file, *, identity, subscription_key, keep_archives, watcher, publisher,
   shielded, spawn, on_damage)``; ``identity`` is ``(server_url, namespace, path)``, recorded in
   the file when it is opened.
   - ``writer``: the open ``MirrorWriter`` (None before ``open()`` and after ``close()``).
@@ -35,8 +35,8 @@ from pathlib import Path
 from mirror.archive import archive_mirror, prune_archives
 from mirror.db import MirrorDb, quarantine_file
 from mirror.integrity import quick_check
-from mirror.live_binding import LiveBinding
 from mirror.mirror_files import record_identity
+from mirror.mirror_watcher import MirrorWatcher
 from mirror.processors import MirrorWriter
 from mirror.shielded import Shielded
 from mirror.status_publisher import StatusPublisher
@@ -68,7 +68,7 @@ class WriterFile:
         identity: tuple[str, str, str],
         subscription_key: str,
         keep_archives: int,
-        live: LiveBinding,
+        watcher: MirrorWatcher,
         publisher: StatusPublisher,
         shielded: Shielded,
         spawn: Callable[[Awaitable[None], str], asyncio.Task[None]],
@@ -82,7 +82,7 @@ class WriterFile:
         self._identity = identity
         self._subscription_key = subscription_key
         self._keep_archives = keep_archives
-        self._live = live
+        self._watcher = watcher
         self._publisher = publisher
         self._shielded = shielded
         self._spawn = spawn
@@ -114,19 +114,20 @@ class WriterFile:
         db = await asyncio.to_thread(open_db)
         self._db = db
         writer = self.writer = MirrorWriter(db, self._subscription_key)
-        self._remove_commit_listener = db.add_commit_listener(self._live.notify_changed)
+        # Own commits reach the watcher at once, not at its next poll.
+        self._remove_commit_listener = db.add_commit_listener(self._watcher.signal)
         if db.quarantined_to is not None:
-            self._live.reopen()
+            self._watcher.reopen()
             self._publisher.cleared(
                 f"the local mirror was unreadable; moved it to {db.quarantined_to.name} "
                 "and mirroring again"
             )
         elif db.schema_reset:
-            self._live.reopen()
+            self._watcher.reopen()
             self._publisher.cleared("the local mirror had another schema version; mirroring again")
         else:
-            self._live.ensure_open()
-            self._live.refresh()
+            self._watcher.recheck()
+        self._watcher.start()
         if self._check is not None:
             self._check.cancel()
         self._check = self._spawn(self._check_integrity(db), "integrity check")

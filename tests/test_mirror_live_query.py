@@ -1,4 +1,5 @@
-"""Live queries: coalescing, change detection, garbage collection, cross-process commits."""
+"""Live queries (through the file's watcher): coalescing, change detection, garbage collection,
+cross-process commits."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from typing import Any
 
 import pytest
 
-from mirror.db import MirrorDb, MirrorReader
+from mirror.coalescer import Coalescer
+from mirror.db import MirrorDb
 from mirror.live_query import LiveQueries, LiveQuery
+from mirror.mirror_change import MirrorChange
+from mirror.mirror_watcher import MirrorWatcher
 from mirror.processors import MirrorWriter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,24 +28,28 @@ def ev(offset: int, event_type: str = "a") -> dict[str, Any]:
 
 
 class Setup:
-    def __init__(self, db: MirrorDb, reader: MirrorReader, live: LiveQueries) -> None:
+    def __init__(self, db: MirrorDb, watcher: MirrorWatcher, coalescer: Coalescer) -> None:
         self.db = db
-        self.reader = reader
-        self.live = live
+        self.watcher = watcher
+        self.live: LiveQueries = watcher.queries
+        self.coalesce_interval = coalescer.interval
         self.writer = MirrorWriter(db)
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     db = MirrorDb.open(tmp_path / "m.sqlite3")
-    reader = db.open_reader()
-    live = LiveQueries(reader)
-    remove = db.add_commit_listener(live.notify_changed)
-    live.start()
-    yield Setup(db, reader, live)
+    coalescer = Coalescer(asyncio.get_running_loop(), 0.016)
+    changes: list[MirrorChange] = []
+    watcher = MirrorWatcher(
+        db.path, coalescer=coalescer, poll_interval=0.05, on_change=changes.append
+    )
+    remove = db.add_commit_listener(watcher.signal)
+    watcher.start()
+    yield Setup(db, watcher, coalescer)
     remove()
-    live.close()
-    reader.close()
+    watcher.close()
+    coalescer.close()
     db.close()
 
 
@@ -106,7 +114,7 @@ async def test_spread_out_changes_rerun_at_most_once_per_interval(setup: Setup) 
         await asyncio.sleep(0.002)
     await wait_for(lambda: results[-1] == [(40,)])
     elapsed = loop.time() - started
-    assert query.run_count - runs <= elapsed / setup.live.coalesce_interval + 2
+    assert query.run_count - runs <= elapsed / setup.coalesce_interval + 2
     assert query.run_count - runs < 40
 
 
