@@ -2,13 +2,13 @@
 
 Public API:
 
-- ``MirrorWatcher(path, *, coalescer, poll_interval, on_change, on_damage=None)``: one per
-  runtime (so one per mirror file in a process), on ``coalescer``'s loop.
+- ``MirrorWatcher(path, *, loop, poll_interval, coalesce_interval, on_change, on_damage=None)``:
+  one per runtime (so one per mirror file in a process), on ``loop``.
   - ``start()``: look at the file now, then every ``poll_interval`` (again: just look now);
     ``close()``.
   - ``on_change(MirrorChange)`` (``mirror.mirror_change``; on the loop): the count, last offset
     and incarnation whenever one of them moved, or the file was cleared or replaced; at most
-    once per coalescer tick (~16 ms), never for a commit that moved nothing a view shows.
+    once per ``coalesce_interval`` (~16 ms), never for a commit that moved nothing a view shows.
   - ``signal()``: thread-safe "this process committed" (wired to the writer's commits), so an
     own commit is read at the next tick instead of the next poll.
   - ``recheck()``: look at the file now (the writer in this process opened or replaced it);
@@ -19,13 +19,14 @@ Public API:
     query's rows once it has run and whenever they change; re-run only on a published change.
     A watch made before the file exists starts once it appears; it survives replacement.
   - ``queries``: the ``mirror.live_query.LiveQueries`` behind ``watch``; ``last_change``;
-    ``is_watching`` (started and not closed).
+    ``is_watching`` (started and not closed); ``coalescer`` (its ``mirror.coalescer.Coalescer``).
   - ``on_damage(message)`` (on the loop): a read found the file damaged.
 
 What it does, in one place: one read connection (``mirror.db_reads.MirrorReader``, used on the
 loop thread only), one ``os.stat`` per poll (a new inode at the path means the file was archived,
 quarantined or rebuilt: the connection is reopened and the change says ``replaced``), one
-``PRAGMA data_version`` per poll (commits of other connections and processes). A tick reads
+``PRAGMA data_version`` per poll (commits of other connections and processes), one coalescer.
+A tick reads
 the counts and the incarnation in one statement, publishes the change, then re-runs the live
 queries the change made stale (and runs new ones).
 """
@@ -84,19 +85,19 @@ class MirrorWatcher:
         self,
         path: Path,
         *,
-        coalescer: Coalescer,
+        loop: asyncio.AbstractEventLoop,
         poll_interval: float,
+        coalesce_interval: float,
         on_change: Callable[[MirrorChange], None],
         on_damage: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
-        self._loop = coalescer.loop
-        self._coalescer = coalescer
+        self._loop = loop
+        self.coalescer = Coalescer(loop, coalesce_interval, self._tick)
         self._poll_interval = poll_interval
         self._on_change = on_change
         self._on_damage = on_damage
-        self.queries = LiveQueries(self._loop, coalescer.request)
-        self._remove_step = coalescer.add(self._tick)
+        self.queries = LiveQueries(loop, self.coalescer.request)
         self._identity: FileIdentity | None = None  # last seen at the path
         self._opened: FileIdentity | None = None  # the file the connection is open on
         self._reader: MirrorReader | None = None
@@ -152,7 +153,7 @@ class MirrorWatcher:
             if version != self._seen_version:
                 self._moved = True
         if self._moved or self._replaced:
-            self._coalescer.request()
+            self.coalescer.request()
 
     def reopen(self) -> None:
         if self._closed:
@@ -178,7 +179,7 @@ class MirrorWatcher:
         self._closed = True
         if self._poll is not None:
             self._poll.cancel()
-        self._remove_step()
+        self.coalescer.close()
         self.queries.close()
         self._close_reader()
 
@@ -192,7 +193,7 @@ class MirrorWatcher:
     def _data_moved(self) -> None:
         if not self._closed:
             self._moved = True
-            self._coalescer.request()
+            self.coalescer.request()
 
     def _switch(self, identity: FileIdentity | None, *, replaced: bool) -> None:
         self._close_reader()
@@ -205,7 +206,7 @@ class MirrorWatcher:
                 log.debug("%s: cannot open the file yet: %s", self, error)
             else:
                 self._opened = identity
-        self._coalescer.request()
+        self.coalescer.request()
 
     def _close_reader(self) -> None:
         reader, self._reader, self._opened = self._reader, None, None

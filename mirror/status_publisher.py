@@ -2,14 +2,12 @@
 
 Public API:
 
-- ``StatusPublisher(initial, *, coalescer)``: ``status`` (the current one),
+- ``StatusPublisher(initial, *, loop, coalesce)``: ``status`` (the current one),
   ``add_listener(cb) -> remove``, ``await wait_until(predicate) -> status``.
 - ``set(**changes)``: a new status; ``connection`` and ``role`` changes go through the
   transition table (``mirror.connection_state``; an illegal one raises ``IllegalTransition``
-  and changes nothing). Listeners hear of it on the loop at the next tick of ``coalescer``
-  (``mirror.coalescer``, the runtime's one ~16 ms tick, shared with its ``MirrorWatcher``:
-  the first change at once, then at most once per interval; a change of ``connection`` or
-  ``role`` at once, so no listener misses a transition), always with the newest status.
+  and changes nothing). Listeners hear of it on the loop, at most once per ``coalesce``
+  seconds (the first change at once; ``mirror.coalescer``), always with the newest status.
 - ``cleared(notice=None)``: the local mirror was discarded (``clear_version`` + 1, counts 0),
   so views reload.
 - ``close()``: cancel a pending notification and notify once, now, with the final status;
@@ -34,13 +32,14 @@ StatusListener = Callable[[RuntimeStatus], None]
 
 
 class StatusPublisher:
-    def __init__(self, initial: RuntimeStatus, *, coalescer: Coalescer) -> None:
+    def __init__(
+        self, initial: RuntimeStatus, *, loop: asyncio.AbstractEventLoop, coalesce: float
+    ) -> None:
         self._status = initial
-        self._coalescer = coalescer
         self._listeners: list[StatusListener] = []
         self._pending = False
         self._closed = False
-        self._remove_step = coalescer.add(self._tick)
+        self._coalescer = Coalescer(loop, coalesce, self._tick)
 
     @property
     def status(self) -> RuntimeStatus:
@@ -79,8 +78,7 @@ class StatusPublisher:
         self._status = status
         if not self._closed:
             self._pending = True
-            transition = (status.connection, status.role) != (old.connection, old.role)
-            self._coalescer.request(at_once=transition)
+            self._coalescer.request()
 
     def cleared(self, notice: str | None = None) -> None:
         self.set(
@@ -93,7 +91,7 @@ class StatusPublisher:
     def close(self) -> None:
         self._closed = True
         self._pending = False
-        self._remove_step()
+        self._coalescer.close()
         self._emit()
 
     def _tick(self) -> bool:

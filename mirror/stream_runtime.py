@@ -16,8 +16,8 @@ against the epoch in ``Redialer.is_current``). ``MirrorWatcher`` (``mirror.mirro
 the one watch of the mirror file in every role: it follows the file's identity, reads counts and
 incarnation into a typed ``MirrorChange`` that the status takes them from, and re-runs the live
 queries of views when a change says the data moved; ``reader`` asks it which file is current.
-It and the publisher share one ~16 ms ``Coalescer``. Followers run ``mirror.follower``'s server
-probe. ``ServerCalls`` makes the one-shot calls.
+Its ~16 ms coalescing and the publisher's are one class, ``mirror.coalescer.Coalescer``.
+Followers run ``mirror.follower``'s server probe. ``ServerCalls`` makes the one-shot calls.
 
 Roles. An online runtime first runs the writer election (a file lock beside the mirror). The
 winner is the *leader*: it opens the mirror for writing, subscribes and writes. Everyone else
@@ -60,7 +60,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
-from mirror.coalescer import Coalescer
 from mirror.connection_state import ConnectionState, Role
 from mirror.election import WriterElection
 from mirror.errors import NotTheWriterError, RuntimeClosedError
@@ -115,13 +114,11 @@ class StreamRuntime:
         self.mirror_file = mirror_file
         self.subscription_key = subscription_key
         self._timing = timing
-        # The one ~16 ms tick: the watcher's step first, so a change it reads reaches the status
-        # listeners in the same tick.
-        self._coalescer = Coalescer(loop, timing.coalesce)
         self._watcher = MirrorWatcher(
             mirror_file,
-            coalescer=self._coalescer,
+            loop=loop,
             poll_interval=timing.live_poll,
+            coalesce_interval=timing.coalesce,
             on_change=self._on_change,
             on_damage=self._damage_reported,
         )
@@ -132,7 +129,7 @@ class StreamRuntime:
         )
         initial = _C.OFFLINE if server_url is None else _C.CONNECTING
         self._publisher = StatusPublisher(
-            RuntimeStatus(connection=initial, role=Role.IDLE), coalescer=self._coalescer
+            RuntimeStatus(connection=initial, role=Role.IDLE), loop=loop, coalesce=timing.coalesce
         )
         self._calls = ServerCalls(
             server_url, namespace, path, token, is_closed=lambda: self.is_closed, owner=repr(self)
@@ -306,7 +303,6 @@ class StreamRuntime:
         await self._calls.aclose()
         self._closed = True
         self._publisher.close()
-        self._coalescer.close()
         self._on_closed(self)
 
     # -- election ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from mirror.coalescer import Coalescer
 from mirror.connection_state import (
     CONNECTION_TRANSITIONS,
     ROLE_TRANSITIONS,
@@ -85,8 +84,7 @@ def test_role_transitions() -> None:
 
 async def test_the_publisher_refuses_an_illegal_change_and_keeps_the_status() -> None:
     publisher = StatusPublisher(
-        RuntimeStatus(C.CONNECTING, Role.IDLE),
-        coalescer=Coalescer(asyncio.get_running_loop(), 0.0),
+        RuntimeStatus(C.CONNECTING, Role.IDLE), loop=asyncio.get_running_loop(), coalesce=0.0
     )
     seen: list[RuntimeStatus] = []
     publisher.add_listener(seen.append)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from mirror.coalescer import Coalescer
 from mirror.db import MirrorDb
 from mirror.live_query import LiveQueries, LiveQuery
 from mirror.mirror_change import MirrorChange
@@ -28,28 +27,30 @@ def ev(offset: int, event_type: str = "a") -> dict[str, Any]:
 
 
 class Setup:
-    def __init__(self, db: MirrorDb, watcher: MirrorWatcher, coalescer: Coalescer) -> None:
+    def __init__(self, db: MirrorDb, watcher: MirrorWatcher) -> None:
         self.db = db
         self.watcher = watcher
         self.live: LiveQueries = watcher.queries
-        self.coalesce_interval = coalescer.interval
+        self.coalesce_interval = watcher.coalescer.interval
         self.writer = MirrorWriter(db)
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     db = MirrorDb.open(tmp_path / "m.sqlite3")
-    coalescer = Coalescer(asyncio.get_running_loop(), 0.016)
     changes: list[MirrorChange] = []
     watcher = MirrorWatcher(
-        db.path, coalescer=coalescer, poll_interval=0.05, on_change=changes.append
+        db.path,
+        loop=asyncio.get_running_loop(),
+        poll_interval=0.05,
+        coalesce_interval=0.016,
+        on_change=changes.append,
     )
     remove = db.add_commit_listener(watcher.signal)
     watcher.start()
-    yield Setup(db, watcher, coalescer)
+    yield Setup(db, watcher)
     remove()
     watcher.close()
-    coalescer.close()
     db.close()
 
 

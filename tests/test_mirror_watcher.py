@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from mirror.archive import archive_mirror
-from mirror.coalescer import Coalescer
 from mirror.db import MirrorDb
 from mirror.mirror_change import MirrorChange, next_change
 from mirror.mirror_watcher import MirrorWatcher
@@ -71,13 +70,17 @@ class Watched:
 @pytest.fixture
 async def watched(tmp_path: Path) -> AsyncIterator[Watched]:
     path = tmp_path / "m.sqlite3"
-    coalescer = Coalescer(asyncio.get_running_loop(), 0.016)
     changes: list[MirrorChange] = []
-    watcher = MirrorWatcher(path, coalescer=coalescer, poll_interval=0.05, on_change=changes.append)
+    watcher = MirrorWatcher(
+        path,
+        loop=asyncio.get_running_loop(),
+        poll_interval=0.05,
+        coalesce_interval=0.016,
+        on_change=changes.append,
+    )
     watcher.start()
     yield Watched(path, watcher, changes)
     watcher.close()
-    coalescer.close()
 
 
 async def test_a_file_that_appears_later_is_opened_and_own_commits_are_signalled(
