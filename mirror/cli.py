@@ -12,8 +12,8 @@ sets ``run(args) -> int`` (the exit code).
   means another round, and a runtime that stops dialling exits 1).
 - ``tail URL PATH [--after N]``: print events as JSON lines on stdout (after offset N; default:
   only new events) until Ctrl-C.
-- ``append URL PATH JSON``: append one event (a JSON object); prints the committed event.
-  Invalid JSON is an error and nothing is sent.
+- ``append URL PATH (JSON | - | @FILE)``: one event, or JSON Lines from stdin or a file, in
+  batches (``mirror.cli_append``).
 - ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
   print a table (or JSON lines); anything but a read is refused (exit 1) with one line,
   ``read-only: <statement kind> is not allowed`` (``mirror.sql_guard``).
@@ -44,6 +44,7 @@ import apsw
 import orjson
 
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
+from mirror.cli_append import add_append_command
 from mirror.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -110,13 +111,6 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     tail.set_defaults(run=tail_command)
 
-    append = subparsers.add_parser(
-        "append", help="append one event", description="Append one event (a JSON object)."
-    )
-    add_stream_arguments(append)
-    append.add_argument("event", metavar="JSON", help='the event, e.g. \'{"type": "note"}\'')
-    append.set_defaults(run=append_command)
-
     query = subparsers.add_parser(
         "query",
         help="run read-only SQL over a mirror file",
@@ -128,6 +122,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--max-rows", type=int, default=1000, help="rows to print (default 1000)")
     query.set_defaults(run=query_command)
 
+    add_append_command(subparsers)
     add_control_commands(subparsers)
     add_mirrors_command(subparsers)
     add_search_command(subparsers)
@@ -309,34 +304,6 @@ async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio
         return await tail(client, args.after, stop, deadline=RuntimeTiming().step_deadline)
     finally:
         await client.aclose()
-
-
-# -- append ---------------------------------------------------------------------------------------
-
-
-def append_command(args: argparse.Namespace) -> int:
-    quiet_http_logs()
-    stream = stream_arguments(args)
-    if isinstance(stream, str):
-        return fail(f"{stream}; nothing was sent", EXIT_USAGE)
-    url, path = stream
-    try:
-        event = orjson.loads(args.event)
-    except orjson.JSONDecodeError as error:
-        return fail(f"invalid JSON, nothing was sent: {error}", EXIT_USAGE)
-    if not isinstance(event, dict):
-        return fail("the event must be a JSON object, nothing was sent", EXIT_USAGE)
-
-    async def append() -> Any:
-        async with StreamClient(url, path, namespace_of(args), token_of(args)) as client:
-            return await client.append(event)
-
-    try:
-        committed = asyncio.run(append())
-    except StreamError as error:
-        return fail(f"append failed: {refusal(error)}")
-    print(orjson.dumps(committed).decode())
-    return EXIT_OK
 
 
 # -- query ----------------------------------------------------------------------------------------
