@@ -34,11 +34,10 @@ import asyncio
 import contextlib
 import signal
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import apsw
 import orjson
@@ -60,6 +59,7 @@ from mirror.cli_common import (
 from mirror.cli_control import add_control_commands
 from mirror.cli_mirrors import add_mirrors_command
 from mirror.cli_processors import add_commands as add_processor_commands
+from mirror.cli_progress import MirrorProgress
 from mirror.cli_search import add_search_command
 from mirror.cli_tail import tail
 from mirror.db_reads import MirrorReader
@@ -67,11 +67,8 @@ from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
 from mirror.runtime_status import RuntimeStatus, RuntimeTiming
 from mirror.sql_guard import ReadOnlyRefused
-from mirror.table import format_table
+from mirror.table import format_table, terminal_width
 from wire.stream_client import StreamClient, StreamError
-
-_BAR_WIDTH = 30
-_PLAIN_PROGRESS_EVERY_S = 1.0
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -152,63 +149,6 @@ def _run_until_interrupted(main: Callable[[asyncio.Event], Any]) -> int:
 # -- mirror ---------------------------------------------------------------------------------------
 
 
-class ProgressPrinter:
-    """Status changes as lines on ``stream``; catch-up as a bar (a tty) or a line per second."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._shown: tuple[str, str, str | None, str | None] | None = None
-        self._bar_open = False
-        self._last_plain = 0.0
-
-    def update(self, status: RuntimeStatus) -> None:
-        if status.catchup is not None:
-            self._progress(status)
-            return
-        shown = (status.connection, status.role, status.last_error, status.notice)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        text = f"{status.connection} ({status.role}): {status.event_count:,} events"
-        if status.last_error:
-            text += f"; last error: {status.last_error}"
-        if status.notice:
-            text += f"; {status.notice}"
-        self._line(text)
-
-    def _progress(self, status: RuntimeStatus) -> None:
-        progress = status.catchup
-        assert progress is not None
-        total = max(progress.total, 1)
-        fraction = min(progress.done / total, 1.0)
-        filled = int(fraction * _BAR_WIDTH)
-        text = (
-            f"catching up [{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:6.1%} "
-            f"{progress.done:,} / {progress.total:,} events · {progress.rate:,.0f} ev/s"
-        )
-        if self.tty:
-            self.stream.write(f"\r{text}\x1b[K")
-            self.stream.flush()
-            self._bar_open = True
-        elif time.monotonic() - self._last_plain >= _PLAIN_PROGRESS_EVERY_S:
-            self._last_plain = time.monotonic()
-            self._line(text)
-
-    def _line(self, text: str) -> None:
-        if self._bar_open:
-            self.stream.write("\n")
-            self._bar_open = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self._bar_open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._bar_open = False
-
-
 def mirror_command(args: argparse.Namespace) -> int:
     stream = stream_arguments(args)
     if isinstance(stream, str):
@@ -225,9 +165,9 @@ async def _mirror(
     url, path = stream
     registry = RuntimeRegistry(data_dir, keep_archives=args.keep_archives)
     runtime = registry.acquire(url, namespace_of(args), path, token=token_of(args))
-    printer = ProgressPrinter(sys.stderr)
-    print(f"mirroring {url} {runtime.namespace}:{runtime.path}", file=sys.stderr)
-    print(f"mirror file: {runtime.mirror_file}", file=sys.stderr)
+    printer = MirrorProgress(sys.stderr)
+    printer.line(f"mirroring {url} {runtime.namespace}:{runtime.path}")
+    printer.line(f"mirror file: {runtime.mirror_file}")
     refused: list[str] = []
 
     def on_status(status: RuntimeStatus) -> None:
@@ -275,7 +215,7 @@ async def _mirror(
         printer.finish()
     if refused:
         return fail(refused[0])
-    print(f"stopped; the mirror holds {runtime.status.event_count:,} events", file=sys.stderr)
+    printer.line(f"stopped; the mirror holds {runtime.status.event_count:,} events")
     return EXIT_OK
 
 
@@ -337,7 +277,7 @@ def query_command(args: argparse.Namespace) -> int:
                 record = dict(zip(columns, row, strict=False))
                 print(orjson.dumps(record, default=_json_value).decode())
         else:
-            print(format_table(columns, rows))
+            print(format_table(columns, rows, width=terminal_width(sys.stdout)))
     except BrokenPipeError:
         return EXIT_OK
     if truncated:
