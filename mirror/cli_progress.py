@@ -2,18 +2,23 @@
 
 Public API:
 
-- ``MirrorProgress(stream)``: ``update(status)`` for every ``RuntimeStatus``; ``line(text)``
-  for a line of the verb's own; ``finish()`` at the end.
+- ``MirrorProgress(stream, *, describe)``: ``update(status, retry)`` for every
+  ``RuntimeStatus`` (``retry``: the ``ReconnectRecord`` that put it in ``reconnecting``);
+  ``line(text)`` for a line of the verb's own; ``finish()`` at the end. ``describe(error)``
+  puts an error message in words (``mirror.cli_failure``).
 
 The catch-up is a ``rich`` progress display (events done of the server's total, percent, the
 runtime's events/s, time remaining): a live bar on a terminal; into a pipe or a file, the same
 columns without the bar as a plain line at most once a second. A status line (connection,
-role, events, last error, notice) is printed only when one of them changes.
+role, events, last error, notice) is printed only when one of them changes; while the
+runtime retries, each attempt is one line, ``reconnecting``, with the delay before the next
+(the ``connecting`` in between is not shown).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -27,7 +32,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mirror.runtime_status import CatchupProgress, RuntimeStatus
+from mirror.connection_state import ConnectionState
+from mirror.runtime_status import CatchupProgress, ReconnectRecord, RuntimeStatus
 
 _PLAIN_EVERY_S = 1.0
 
@@ -46,12 +52,13 @@ def _columns(terminal: bool) -> list[ProgressColumn]:
 
 
 class MirrorProgress:
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, describe: Callable[[str], str]) -> None:
+        self.describe = describe
         self.console = Console(
             file=stream, highlight=False, markup=False, emoji=False, soft_wrap=True
         )
         self.terminal = self.console.is_terminal
-        self._shown: tuple[str, str, str | None, str | None] | None = None
+        self._shown: tuple[object, ...] | None = None
         # One rich Progress per catch-up round (a reset starts another round).
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -60,18 +67,25 @@ class MirrorProgress:
     def line(self, text: str) -> None:
         self.console.print(text)
 
-    def update(self, status: RuntimeStatus) -> None:
+    def update(self, status: RuntimeStatus, retry: ReconnectRecord | None = None) -> None:
         if status.catchup is not None:
             self._catching_up(status.catchup)
             return
         self._end_round()
-        shown = (status.connection, status.role, status.last_error, status.notice)
+        retrying = self._shown is not None and self._shown[0] == ConnectionState.RECONNECTING
+        if status.connection == ConnectionState.CONNECTING and retrying:
+            return
+        # The record itself, not its fields: every retry is a line, even an identical one.
+        shown = (status.connection, status.role, status.last_error, status.notice, id(retry))
         if shown == self._shown:
             return
         self._shown = shown
         text = f"{status.connection} ({status.role}): {status.event_count:,} events"
         if status.last_error:
-            text += f"; last error: {status.last_error}"
+            label = "" if retry is not None else "last error: "
+            text += f"; {label}{self.describe(status.last_error)}"
+        if retry is not None:
+            text += f"; retrying in {retry.wait:.1f} s"
         if status.notice:
             text += f"; {status.notice}"
         self.line(text)
