@@ -59,6 +59,7 @@ from wire.stream_client import StreamClient
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    add_mirror_command(subparsers)
     tail = subparsers.add_parser(
         "tail", help="print a stream's events as JSON lines", description="Follow a stream."
     )
@@ -84,7 +85,6 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     query.add_argument("--max-rows", type=int, default=1000, help="rows to print (default 1000)")
     query.set_defaults(run=query_command)
 
-    add_mirror_command(subparsers)
     add_append_command(subparsers)
     add_control_commands(subparsers)
     add_mirrors_command(subparsers)
