@@ -28,6 +28,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.settings import SETTINGS_FILE, Settings
+from app.token_store import TokenStore
 from mirror.paths import default_data_dir, validate_server_url
 from mirror.runtime import RuntimeRegistry
 from server.cli import SERVER_SUBDIR
@@ -178,7 +179,7 @@ def run_gui(args: argparse.Namespace) -> int:
             return 2
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir / SETTINGS_FILE)
+    settings = Settings(data_dir / SETTINGS_FILE, TokenStore())
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("Streamdesk")

@@ -63,8 +63,8 @@ class AppContext(QObject, Generic[W]):
     def server_for_url(self, url: str) -> ServerEntry | None:
         return next((s for s in self.servers() if s.url == url), None)
 
-    def save_server(self, server: ServerEntry) -> None:
-        self.settings.save_server_profile(server)
+    def save_server(self, server: ServerEntry, *, replacing: str | None = None) -> None:
+        self.settings.save_server_profile(server, replacing=replacing)
         self.serversChanged.emit()
 
     def remove_server(self, name: str) -> None:

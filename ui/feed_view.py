@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from mirror.runtime import RuntimeStatus
 from ui.feed_model import FeedModel
 from ui.labels import CHILD_STREAM_COMPONENT, counted
+from ui.pane_state import pane_state
 from ui.ports import RuntimeLike
 from ui.row_delegates import FeedRowDelegate
 from ui.stream_list_view import StreamListView
@@ -21,6 +22,7 @@ class FeedView(QWidget):
     def __init__(self, runtime: RuntimeLike, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = FeedModel(runtime, self)
+        self._server_url = runtime.server_url
         title = QLabel("Event feed")
         title.setStyleSheet("font-weight: 600")
         self.count_label = QLabel(counted(0, "feed item"))
@@ -74,9 +76,9 @@ class FeedView(QWidget):
         self.list.setVisible(count > 0)
         self.empty_label.setVisible(count == 0)
         status = self._status
-        if status.connection == "subscribed":
+        if status.connection == "subscribed" or status.event_count > 0:
             text = "No feed items yet."
         else:
-            text = f"The stream connection is {status.connection}"
-            text += f": {status.last_error}" if status.last_error else "."
+            # The pane's banner says what is wrong; the list only says why it is empty.
+            text = pane_state(status, server_url=self._server_url).empty_text
         self.empty_label.setText(text)

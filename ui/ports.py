@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from mirror.runtime import EventRow, FeedRow, MirrorInfo, RuntimeStatus
+from mirror.runtime import EventRow, FeedRow, MirrorInfo, ReconnectRecord, RuntimeStatus
 
 
 class ReaderLike(Protocol):
@@ -51,6 +51,8 @@ class RuntimeLike(Protocol):
     def status(self) -> RuntimeStatus: ...
     @property
     def reader(self) -> ReaderLike: ...
+    @property
+    def reconnect_history(self) -> Sequence[ReconnectRecord]: ...
 
     def add_listener(self, cb: Callable[[RuntimeStatus], None]) -> Callable[[], None]: ...
     def retain(self) -> None: ...

@@ -18,6 +18,7 @@ from ui.event_model import RawEventsModel
 from ui.json_text import pretty_json_text
 from ui.labels import filter_count_text, type_option_label
 from ui.offload import run_blocking, spawn
+from ui.pane_state import pane_state
 from ui.ports import RuntimeLike
 from ui.row_delegates import RawRowDelegate
 from ui.stream_list_view import StreamListView
@@ -128,11 +129,9 @@ class RawEventsView(QWidget):
         status = self._status
         if self.model.types:
             text = "No events of the selected type are stored locally."
-        elif status.connection == "subscribed":
-            text = "The mirror is ready; no events are stored locally yet."
         else:
-            text = f"The mirror is empty; the stream connection is {status.connection}"
-            text += f": {status.last_error}" if status.last_error else "."
+            # The pane's banner says what is wrong; the list only says why it is empty.
+            text = pane_state(status, server_url=self._runtime.server_url).empty_text
         self.empty_label.setText(text)
 
     # --- copy and export -------------------------------------------------------------------

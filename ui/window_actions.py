@@ -10,6 +10,7 @@ from PySide6.QtGui import QKeySequence
 from ui import pane_commands
 from ui.action_specs import ActionSpec
 from ui.file_job_runner import FileJobRunner
+from ui.server_actions import ServerActions
 from ui.stream_actions import StreamActions
 from ui.stream_browser import StreamBrowser
 from ui.stream_pane import StreamPane
@@ -44,6 +45,8 @@ class WindowActionHost(Protocol):
     def split(self) -> StreamPane | None: ...
     def close_current_pane(self) -> None: ...
     def next_pane(self) -> None: ...
+    @property
+    def server_actions(self) -> ServerActions: ...
     def add_server(self) -> None: ...
     def remove_server(self) -> None: ...
     def show_shortcuts(self) -> None: ...
@@ -202,7 +205,16 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         "Ctrl+R",
     ),
     Spec("add_server", "servers", "Add server…", lambda w: w.add_server()),
+    Spec("edit_server", "servers", "Edit server…", lambda w: w.server_actions.edit_server()),
     Spec("remove_server", "servers", "Remove server…", lambda w: w.remove_server()),
+    Spec(
+        "copy_server_url",
+        "servers",
+        "Copy embedded server URL",
+        lambda w: w.server_actions.copy_embedded_url(),
+        separator_before=True,
+        tip="For the command line: streamdesk tail URL PATH",
+    ),
     Spec(
         "shortcuts",
         "help",
@@ -210,4 +222,5 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         lambda w: w.show_shortcuts(),
         QKeySequence.StandardKey.HelpContents,
     ),
+    Spec("about", "help", "About Streamdesk", lambda w: w.server_actions.show_about()),
 )
