@@ -8,6 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+THEMES = ("system", "light", "dark")
+
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `streamdesk --help` stays fast and each layer owns its own verbs.
@@ -23,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="data directory (default: the user data directory)")
     parser.add_argument("--path", default="/", help="stream path to open (default: /)")
     parser.add_argument("--namespace", default="default", help="stream namespace")
+    parser.add_argument(
+        "--theme",
+        choices=THEMES,
+        default="system",
+        help="colours: the system's (default), or light or dark whatever the system says",
+    )
     parser.add_argument(
         "--self-test",
         action="store_true",

@@ -37,6 +37,7 @@ from server.run import EmbeddedServer
 from ui.app_context import AppContext
 from ui.main_window import MainWindow
 from ui.offload import drain
+from ui.palette import apply_theme
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.targets import ServerEntry
 
@@ -183,6 +184,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("Streamdesk")
+    apply_theme(app, args.theme)
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

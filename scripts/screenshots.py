@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import argparse
 import asyncio
 import functools
+import socket
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from server.run import EmbeddedServer
 from ui.app_context import AppContext
 from ui.main_window import MainWindow
 from ui.offload import drain
+from ui.palette import apply_theme
 from ui.stream_pane import StreamPane
 from ui.targets import ServerEntry, StreamTarget
 from wire.stream_client import StreamClient
@@ -187,6 +189,57 @@ async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:
     offline.close()
 
 
+def unreachable_url() -> str:
+    """A loopback URL nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def shoot_error_and_dark(ctx: AppContext[MainWindow], out: Path) -> None:
+    """A pane whose server is gone, in light and dark; then the stream itself in dark."""
+    lab = ServerEntry(name="Lab", url=unreachable_url())
+    window = ctx.new_window(StreamTarget(lab, "default", "/orders/eu"))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    await until(lambda: pane.error_banner.isVisible() and "Retrying" in pane.error_banner.text())
+    await asyncio.sleep(0.3)
+    save(window, out, "connection-error.png")
+    window.close()
+    # As `streamdesk --theme dark` does: the theme is set before the windows open.
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, "dark")
+    dark_window = ctx.new_window(StreamTarget(lab, "default", "/orders/eu"))
+    dark_window.resize(*SIZE)
+    dark_pane = dark_window.current
+    assert dark_pane is not None
+    banner = dark_pane.error_banner
+    await until(lambda: banner.isVisible() and "Retrying" in banner.text())
+    await asyncio.sleep(0.3)
+    save(dark_window, out, "dark-connection-error.png")
+    dark_window.close()
+
+    dark = ctx.new_window(ctx.default_target(path=STREAM))
+    dark.resize(*SIZE)
+    live = dark.current
+    assert live is not None
+    await settle(live)
+    last = live.raw_view.model.rowCount() - 1
+    await until(lambda: live.raw_view.model.event_at(last - 1) is not None)
+    live.raw_view.model.toggle_expanded(last - 1)
+    await asyncio.sleep(0.6)
+    live.raw_view.list.scroll_to_end()
+    await asyncio.sleep(0.3)
+    save(dark, out, "dark-raw-events.png")
+    live.show_view(1)
+    await until(lambda: live.feed_view.model.count > 0)
+    await asyncio.sleep(0.6)
+    save(dark, out, "dark-event-feed.png")
+    dark.close()
+
+
 async def main(out: Path, data: Path) -> None:
     server = EmbeddedServer(data / "server").start_in_thread()
     try:
@@ -204,6 +257,7 @@ async def main(out: Path, data: Path) -> None:
         await shoot(window, out)
         window.close()
         await shoot_offline(ctx, out)
+        await shoot_error_and_dark(ctx, out)
         await drain()
         await registry.aclose()
     finally:

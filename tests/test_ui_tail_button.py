@@ -36,7 +36,8 @@ def test_scroll_buttons_never_cover_row_text(qtbot: QtBot, ui: UiHarness) -> Non
 
     view.scroll_to_top()
     ui.append(path, [event(f"{DEBUG}/unseen")])
-    wait_for(qtbot, lambda: view.bottom_button.isVisible() and "1 new" in view.bottom_button_label())
+    button = view.bottom_button
+    wait_for(qtbot, lambda: button.isVisible() and "1 new" in view.bottom_button_label())
     rows = view.viewport().geometry()
     for button in (view.top_button, view.bottom_button):
         if button.isVisible():

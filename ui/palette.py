@@ -58,7 +58,9 @@ def error_text_style(dark: bool) -> str:
 
 
 def widget_is_dark(widget: QWidget) -> bool:
-    return is_dark(widget.palette())
+    # A widget with its own style sheet keeps the palette it was polished with; its window
+    # follows the application's.
+    return is_dark(widget.window().palette())
 
 
 def _luminance(color: str) -> float:
@@ -74,6 +76,15 @@ def contrast_ratio(first: str, second: str) -> float:
     """The WCAG contrast ratio of two colours, 1 (none) to 21 (black on white)."""
     a, b = sorted((_luminance(first), _luminance(second)), reverse=True)
     return (a + 0.05) / (b + 0.05)
+
+
+def apply_theme(app: QApplication, theme: str) -> None:
+    """'dark' or 'light' whatever the system says (Fusion style, for the same look everywhere);
+    'system' leaves the platform's style and palette alone."""
+    if theme == "system":
+        return
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
 
 
 def dark_palette() -> QPalette:

@@ -24,6 +24,7 @@ from mirror.sql_guard import ReadOnlyRefused
 from ui.json_paint import monospace_font
 from ui.labels import counted
 from ui.offload import run_blocking, spawn
+from ui.palette import error_text_style, widget_is_dark
 from ui.ports import RuntimeLike
 
 MAX_ROWS = 10_000
@@ -136,7 +137,7 @@ class SqlConsole(QDialog):
                 self._runtime.reader.query_readonly, sql, MAX_ROWS, long=True
             )
         except Exception as error:
-            self.status_label.setStyleSheet("color: #b3261e")
+            self.status_label.setStyleSheet(error_text_style(widget_is_dark(self)))
             # A refusal already says what happened ("read-only: VACUUM is not allowed").
             refused = isinstance(error, ReadOnlyRefused)
             self.status_label.setText(str(error) if refused else f"Error: {error}")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from mirror.runtime import MirrorInfo
 from ui.app_context import AppContext
 from ui.offload import run_blocking, spawn
+from ui.pane_state import plain_error, server_host
 from ui.stream_address import last_segment
 from ui.targets import ServerEntry, StreamTarget
 
@@ -131,7 +132,9 @@ class StreamBrowser(QWidget):
             children = sorted(await child_paths(path))
         except Exception as error:
             item.setData(0, LOADED_ROLE, False)
-            failed = QTreeWidgetItem(item, [f"failed: {error}"])
+            host = server_host(self._server.url if self._server is not None else None)
+            failed = QTreeWidgetItem(item, [plain_error(str(error), host=host)])
+            failed.setToolTip(0, failed.text(0))
             failed.setFlags(Qt.ItemFlag.NoItemFlags)
             return
         item.takeChildren()

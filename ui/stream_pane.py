@@ -220,7 +220,7 @@ class StreamPane(QFrame):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self.error_banner.restyle()
             self._on_status(self.runtime.status)
 
