@@ -26,6 +26,7 @@ from ui.action_specs import build_actions, update_enabled
 from ui.app_context import AppContext
 from ui.file_job_runner import FileJobRunner
 from ui.labels import catchup_text, counted, server_label, window_title
+from ui.mirror_manager import MirrorManager
 from ui.palette import error_text_style, is_dark
 from ui.pane_state import EDIT_SERVER, RETRY, WORK_OFFLINE
 from ui.server_actions import ServerActions
@@ -367,6 +368,22 @@ class MainWindow(QMainWindow):
         )
         if chosen:
             self.open_checked(StreamTarget(None, "default", "/", mirror_file=Path(chosen)))
+
+    def open_mirror_manager(self) -> MirrorManager:
+        manager = MirrorManager(
+            self.ctx.registry,
+            embedded_url=self.ctx.embedded_url,
+            open_files=self._open_mirror_files,
+            parent=self,
+        )
+        manager.openTarget.connect(self.open_checked)
+        manager.finished.connect(lambda _result: self.browser.refresh_mirrors())
+        manager.open()
+        return manager
+
+    def _open_mirror_files(self) -> set[Path]:
+        windows = [w for w in self.ctx.windows if isinstance(w, MainWindow)]
+        return {pane.runtime.mirror_file for w in windows for pane in w.panes}
 
     def new_window(self) -> None:
         self.ctx.new_window(self.current.target if self.current is not None else None)

@@ -37,6 +37,7 @@ class WindowActionHost(Protocol):
     @property
     def browser(self) -> StreamBrowser: ...
     def new_window(self) -> None: ...
+    def open_mirror_manager(self) -> object: ...
     def open_mirror_file(self) -> None: ...
     def close(self) -> bool: ...
     def quit_app(self) -> None: ...
@@ -196,6 +197,13 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         "Ctrl+Shift+Q",
         toolbar=True,
         tip="Read-only SQL over the current mirror",
+    ),
+    Spec(
+        "mirror_manager",
+        "tools",
+        "Local mirrors…",
+        lambda w: w.open_mirror_manager(),
+        tip="Every mirror on disk: open, reveal or delete",
     ),
     Spec(
         "refresh_browser",
