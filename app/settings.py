@@ -155,6 +155,22 @@ class Settings:
             self._data["drafts"] = kept
             self._save()
 
+    # --- session ---------------------------------------------------------------------------
+
+    def session(self) -> list[Any]:
+        """The windows open when the app last ended (ui.session_state reads each entry)."""
+        windows = self._data.get("session", [])
+        return windows if isinstance(windows, list) else []
+
+    def save_session(self, windows: list[dict[str, Any]]) -> None:
+        self._data["session"] = windows
+        self._data["started_before"] = True
+        self._save()
+
+    def first_start(self) -> bool:
+        """True until a session was saved once (the first start opens the sample stream)."""
+        return not self._data.get("started_before", False)
+
     # --- embedded server -------------------------------------------------------------------
 
     @property

@@ -219,6 +219,10 @@ class MainWindow(QMainWindow):
         widths = [max(1, self.splitter.width() // max(1, len(self.panes)))] * len(self.panes)
         self.splitter.setSizes(widths)
 
+    def focus_pane(self, pane: StreamPane) -> None:
+        pane.tabs.currentWidget().setFocus()
+        self._pane_focused(pane)
+
     def _pane_focused(self, pane: StreamPane) -> None:
         if pane is not self.current:
             self._make_current(pane)
@@ -421,10 +425,10 @@ class MainWindow(QMainWindow):
     # --- closing ---------------------------------------------------------------------------
 
     def quit_app(self) -> None:
-        for window in list(self.ctx.windows):
-            window.close()
+        self.ctx.quit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.ctx.window_closing(self)
         # A file still being written would outlive its window: stop it (it deletes its partial).
         self.file_jobs.cancel()
         self.stream_actions.close_consoles()
