@@ -171,6 +171,16 @@ class Settings:
         """True until a session was saved once (the first start opens the sample stream)."""
         return not self._data.get("started_before", False)
 
+    # --- SQL console history -----------------------------------------------------------
+
+    def sql_history(self) -> list[str]:
+        entries = self._data.get("sql_history", [])
+        return [e for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
+
+    def save_sql_history(self, statements: list[str]) -> None:
+        self._data["sql_history"] = list(statements)
+        self._save()
+
     # --- embedded server -------------------------------------------------------------------
 
     @property
