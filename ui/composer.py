@@ -1,7 +1,8 @@
 """The composer: a JSON editor that appends one event (Ctrl+Enter).
 
 Invalid input never leaves the editor: the text is checked first and the reason shown inline;
-a server rejection is shown the same way. An event without an `idempotencyKey` gets one per
+a server rejection is shown the same way (a paused stream's as "stream paused: <reason>"), and the
+draft stays in the editor. An event without an `idempotencyKey` gets one per
 draft, so retrying an append whose answer was lost (a timeout after the server committed it)
 returns the stored event instead of appending it twice.
 """
@@ -24,6 +25,7 @@ from ui.composer_input import DEFAULT_COMPOSER_TEXT, DraftKeys, check_composer_t
 from ui.json_paint import JsonHighlighter, monospace_font
 from ui.offload import spawn
 from ui.ports import RuntimeLike
+from ui.stream_gate import refusal_text
 
 _ERROR_STYLE = "color: #b3261e"
 _OK_STYLE = "color: #2e7d32"
@@ -101,7 +103,7 @@ class Composer(QWidget):
         try:
             committed = await self._runtime.append(event)
         except Exception as error:
-            self._show("error", f"Append failed: {error}", _ERROR_STYLE)
+            self._show("error", refusal_text(error), _ERROR_STYLE)
             self.append_button.setText("Retry append")
             return
         self._keys.appended()
