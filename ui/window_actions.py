@@ -10,6 +10,7 @@ from PySide6.QtGui import QKeySequence
 from ui import pane_commands
 from ui.action_specs import ActionSpec
 from ui.file_job_runner import FileJobRunner
+from ui.generator_dialog import open_generator
 from ui.stream_actions import StreamActions
 from ui.stream_browser import StreamBrowser
 from ui.stream_pane import StreamPane
@@ -193,6 +194,14 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         "Ctrl+Shift+Q",
         toolbar=True,
         tip="Read-only SQL over the current mirror",
+    ),
+    Spec(
+        "insert_events",
+        "tools",
+        "Insert events…",
+        lambda w: open_generator(w.current),
+        tip="Append random events to the current stream (load test)",
+        enabled_when=_live,
     ),
     Spec(
         "refresh_browser",
