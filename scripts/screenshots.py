@@ -1,8 +1,8 @@
 """Regenerate the tour's screenshots from the real app, rendered offscreen.
 
-Starts the embedded stream server in a temporary directory, fills a small demo stream (and a
-child stream) with agent-style events, opens the real main window through the real mirror
-runtime, and saves each view to docs/screenshots/*.png.
+Starts the embedded stream server (with the built-in processors) in a temporary directory,
+fills a small demo stream (and a child stream) with agent-style events, opens the real main
+window through the real mirror runtime, and saves each view to docs/screenshots/*.png.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 """
@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import argparse
 import asyncio
 import functools
+import json
 import sys
 import tempfile
 import time
@@ -27,9 +28,11 @@ import qasync
 from PySide6.QtWidgets import QApplication, QTreeWidgetItem, QWidget
 
 from app.settings import Settings
+from mirror.builtin_processors import builtin_bindings
 from mirror.runtime import RuntimeRegistry
 from server.run import EmbeddedServer
 from ui.app_context import AppContext
+from ui.generator_dialog import open_generator
 from ui.main_window import MainWindow
 from ui.offload import drain
 from ui.stream_pane import StreamPane
@@ -39,6 +42,7 @@ from wire.stream_client import StreamClient
 REPO = Path(__file__).resolve().parent.parent
 STREAM = "/agents/support-bot"
 CHILD = "/agents/support-bot/session-42"
+GATED = "/agents/rate-limited"
 AGENT = "events.iterate.com/agent"
 SIZE = (1280, 800)
 
@@ -187,8 +191,53 @@ async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:
     offline.close()
 
 
+async def shoot_gate(ctx: AppContext[MainWindow], out: Path) -> None:
+    """A stream paused by the circuit breaker (set from the panel) and the generator dialog."""
+    window = ctx.new_window(ctx.default_target(path=GATED))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    gate = pane.gate_panel
+    await until(gate.breaker.apply_button.isEnabled)
+    gate.breaker.burst.setValue(1)
+    gate.breaker.refill.setValue(1)
+    gate.breaker.apply_button.click()
+    await until(lambda: gate.action_label.text() == "limits applied")
+    composer = pane.composer
+    for n in (1, 2, 3):
+        if n == 3:  # the second append spent more than the burst
+            await until(lambda: gate.gate_label.text() == "Paused")
+        composer.editor.setPlainText(
+            json.dumps({"type": f"{AGENT}/message-received", "payload": {"n": n}})
+        )
+        composer.submit()
+        await until(lambda: composer.state in ("appended", "error"))
+    assert composer.status_label.text().startswith("stream paused:")
+    await asyncio.sleep(0.6)
+    save(window, out, "stream-gate.png")
+    window.close()
+
+    window = ctx.new_window(ctx.default_target(path=STREAM))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    await settle(pane)
+    dialog = open_generator(pane)
+    assert dialog is not None
+    dialog.count.setValue(500)
+    dialog.seconds.setValue(1)
+    dialog.batch_size.setValue(50)
+    dialog.start_button.click()
+    await until(lambda: dialog.state == "done")
+    await asyncio.sleep(0.3)
+    save(dialog, out, "insert-events.png")
+    dialog.close()
+    window.close()
+
+
 async def main(out: Path, data: Path) -> None:
-    server = EmbeddedServer(data / "server").start_in_thread()
+    bindings = builtin_bindings(data / "processors.sqlite3")
+    server = EmbeddedServer(data / "server", bindings=bindings).start_in_thread()
     try:
         await seed(server.url)
         registry = RuntimeRegistry(data / "app", loop=asyncio.get_running_loop())
@@ -204,6 +253,7 @@ async def main(out: Path, data: Path) -> None:
         await shoot(window, out)
         window.close()
         await shoot_offline(ctx, out)
+        await shoot_gate(ctx, out)
         await drain()
         await registry.aclose()
     finally:

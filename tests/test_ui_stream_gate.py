@@ -102,6 +102,7 @@ def test_resume_from_the_panel(qtbot: QtBot, tmp_path: Path) -> None:
         wait_for(qtbot, lambda: gate.gate_label.text() == "Active")
         assert gate.resume_button.isHidden()
         assert gate.reason_label.text() == ""
+        assert gate.action_label.text() == "resumed"
         resumed = _events_of(harness, path, RESUMED)
         assert [e["payload"]["reason"] for e in resumed] == [RESUME_REASON]
 
@@ -121,7 +122,7 @@ def test_breaker_from_the_form_pauses_the_stream_and_the_composer_keeps_the_draf
         gate.breaker.burst.setValue(1)
         gate.breaker.refill.setValue(1)
         gate.breaker.apply_button.click()
-        wait_for(qtbot, lambda: gate.action_label.text() == "done")
+        wait_for(qtbot, lambda: gate.action_label.text() == "limits applied")
         configured = _events_of(harness, path, CONFIGURED)
         assert [e["payload"] for e in configured] == [
             {"burstCapacity": 1, "refillRatePerMinute": 1}

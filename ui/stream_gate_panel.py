@@ -130,28 +130,28 @@ class StreamGatePanel(QFrame):
     # --- actions ---------------------------------------------------------------------------
 
     def resume(self) -> None:
-        self._act("resuming", self._runtime.append(resume_event()))
+        self._act("resuming", "resumed", self._runtime.append(resume_event()))
 
     def apply_limits(self, burst_capacity: int, refill_per_minute: float) -> None:
         events = breaker_events(burst_capacity, refill_per_minute)
-        self._act("applying limits", self._runtime.append_batch(events))
+        self._act("applying limits", "limits applied", self._runtime.append_batch(events))
 
-    def _act(self, label: str, work: Coroutine[Any, Any, object]) -> None:
+    def _act(self, label: str, done: str, work: Coroutine[Any, Any, object]) -> None:
         if self._acting:
             work.close()
             return
         self._acting = True
         self.action_label.setText(label)
         self._render()
-        spawn(self._finish(label, work), what=label, owner=self)
+        spawn(self._finish(label, done, work), what=label, owner=self)
 
-    async def _finish(self, label: str, work: Coroutine[Any, Any, object]) -> None:
+    async def _finish(self, label: str, done: str, work: Coroutine[Any, Any, object]) -> None:
         try:
             await work
         except Exception as error:
             self.action_label.setText(f"{label} failed: {error}")
         else:
-            self.action_label.setText("done")
+            self.action_label.setText(done)
         finally:
             self._acting = False
             self._render()
