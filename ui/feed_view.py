@@ -11,6 +11,7 @@ from ui.labels import CHILD_STREAM_COMPONENT, counted
 from ui.ports import RuntimeLike
 from ui.row_delegates import FeedRowDelegate
 from ui.stream_list_view import StreamListView
+from ui.whole_event import WholeEventActions
 
 FEED_ROW_HEIGHT = 30
 
@@ -39,6 +40,10 @@ class FeedView(QWidget):
         self.delegate.openChild.connect(self.openStream)
         self.list.setItemDelegate(self.delegate)
         self.list.activate = self._activate
+        self.whole_item = WholeEventActions(
+            self.list, runtime.reader.feed_item_json, self._current_row, noun="feed item"
+        )
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -54,6 +59,10 @@ class FeedView(QWidget):
         self.model.countChanged.connect(self._count_changed)
         self.model.modelReset.connect(self._count_changed)
         self._count_changed()
+
+    def _current_row(self) -> int | None:
+        row = self.list.currentIndex().row()
+        return row if row >= 0 and self.model.item_at(row) is not None else None
 
     def _activate(self, row: int) -> None:
         """Enter on a child-stream card opens the child; on other rows it toggles the JSON."""

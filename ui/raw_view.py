@@ -9,20 +9,27 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from mirror.runtime import RuntimeStatus
-from ui.event_model import RawEventsModel
+from ui.event_model import PREVIEW_COLUMN, RawEventsModel
 from ui.json_text import pretty_json_text
 from ui.labels import filter_count_text, type_option_label
 from ui.offload import run_blocking, spawn
-from ui.ports import RuntimeLike
+from ui.ports import ReaderLike, RuntimeLike
 from ui.row_delegates import RawRowDelegate
 from ui.stream_list_view import StreamListView
+from ui.time_display import time_display
+from ui.whole_event import WholeEventActions
 
 RAW_ROW_HEIGHT = 24
+
+
+def _pretty_event(reader: ReaderLike, offset: int) -> str:
+    return pretty_json_text(reader.event_json(offset))
 
 
 class RawEventsView(QWidget):
@@ -46,6 +53,15 @@ class RawEventsView(QWidget):
         bar.addWidget(self.type_filter)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
+        self.utc_button = QToolButton()
+        self.utc_button.setText("UTC")
+        self.utc_button.setCheckable(True)
+        self.utc_button.setToolTip("Show event times in UTC (else in local time)")
+        self.utc_button.setAccessibleName("Show times in UTC")
+        self.utc_button.setChecked(time_display().utc)
+        self.utc_button.toggled.connect(time_display().set_utc)
+        time_display().changed.connect(self.utc_button.setChecked)
+        bar.addWidget(self.utc_button)
 
         self.list = StreamListView(noun="event", row_height=RAW_ROW_HEIGHT)
         self.list.setAccessibleName("Stream events")
@@ -53,11 +69,12 @@ class RawEventsView(QWidget):
         self.list.setItemDelegate(RawRowDelegate(self.list, self.model))
         header = self.list.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 110)
-        header.resizeSection(2, 220)
+        for column in range(PREVIEW_COLUMN):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(PREVIEW_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(0, 90)
+        header.resizeSection(1, 260)
+        header.resizeSection(2, 190)
 
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -69,6 +86,9 @@ class RawEventsView(QWidget):
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(self.copy_current_json)
         self.list.addAction(copy)
+        self.whole_event = WholeEventActions(
+            self.list, runtime.reader.event_json, self._current_offset
+        )
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         layout = QVBoxLayout(self)
@@ -137,11 +157,16 @@ class RawEventsView(QWidget):
 
     # --- copy and export -------------------------------------------------------------------
 
-    def copy_current_json(self) -> None:
+    def _current_offset(self) -> int | None:
         event = self.model.event_at(self.list.currentIndex().row())
-        if event is not None:
-            spawn(self._copy(event.offset), what="copying event JSON", owner=self)
+        return None if event is None else event.offset
+
+    def copy_current_json(self) -> None:
+        offset = self._current_offset()
+        if offset is not None:
+            spawn(self._copy(offset), what="copying event JSON", owner=self)
 
     async def _copy(self, offset: int) -> None:
-        text = await run_blocking(self._runtime.reader.event_json, offset)
-        QGuiApplication.clipboard().setText(pretty_json_text(text))
+        # Formatting a big event takes a while: off the UI thread.
+        text = await run_blocking(_pretty_event, self._runtime.reader, offset, long=True)
+        QGuiApplication.clipboard().setText(text)
