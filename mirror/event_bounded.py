@@ -12,6 +12,9 @@ Public API:
   characters (``size`` is the string's full length).
 - ``read_bounded_feed_item(conn, local_index, ...) -> BoundedEvent``: a feed row the same way
   (a group's events each bounded), in the reference form ``{"eventType", "events": [...]}``.
+- ``pretty_event_text(conn, offset)`` / ``pretty_feed_item_text(conn, local_index)``: the whole
+  thing as indented JSON text, formatted by SQLite's ``json_pretty`` (Python's json would hold
+  the GIL, and with it the UI thread, for the whole parse of a big event).
 """
 
 from __future__ import annotations
@@ -163,5 +166,21 @@ def _feed_item_text(conn: apsw.Connection, local_index: int) -> str:
         "WHERE e.local_index BETWEEN f.first_offset - 1 AND f.last_offset - 1))) END "
         "FROM feed_items AS f WHERE f.local_index = ?",
         (local_index,),
+    ).fetchone()
+    return "null" if row is None or row[0] is None else str(row[0])
+
+
+def pretty_event_text(conn: apsw.Connection, offset: int) -> str:
+    """The whole event as indented JSON, formatted by SQLite (without holding the GIL)."""
+    row = conn.execute(
+        "SELECT json_pretty(raw_jsonb, '  ') FROM events WHERE local_index = ?", (offset - 1,)
+    ).fetchone()
+    return "null" if row is None or row[0] is None else str(row[0])
+
+
+def pretty_feed_item_text(conn: apsw.Connection, local_index: int) -> str:
+    """A whole feed row (a group with all its events) as indented JSON, formatted by SQLite."""
+    row = conn.execute(
+        "SELECT json_pretty(?, '  ')", (_feed_item_text(conn, local_index),)
     ).fetchone()
     return "null" if row is None or row[0] is None else str(row[0])

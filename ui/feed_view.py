@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from mirror.event_bounded import pretty_feed_item_text
 from mirror.runtime import RuntimeStatus
 from ui.feed_model import FeedModel
 from ui.labels import CHILD_STREAM_COMPONENT, counted
@@ -40,8 +41,12 @@ class FeedView(QWidget):
         self.delegate.openChild.connect(self.openStream)
         self.list.setItemDelegate(self.delegate)
         self.list.activate = self._activate
+        lookups = self.model.lookups
         self.whole_item = WholeEventActions(
-            self.list, runtime.reader.feed_item_json, self._current_row, noun="feed item"
+            self.list,
+            lambda row: lookups.read(lambda conn: pretty_feed_item_text(conn, row)),
+            self._current_row,
+            noun="feed item",
         )
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 

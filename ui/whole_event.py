@@ -12,7 +12,6 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ui.big_value_viewer import BigValueViewer
-from ui.json_text import pretty_json_text
 from ui.offload import run_blocking, spawn
 
 
@@ -23,8 +22,8 @@ def _write(path: Path, text: str) -> None:
 
 
 class WholeEventActions:
-    """Adds the actions to ``view``'s context menu; ``load(key)`` gives the item's JSON
-    (blocking), ``current()`` the key of the current item (None: nothing to act on)."""
+    """Adds the actions to ``view``'s context menu; ``load(key)`` gives the item's indented
+    JSON (blocking), ``current()`` the key of the current item (None: nothing to act on)."""
 
     def __init__(
         self,
@@ -49,16 +48,13 @@ class WholeEventActions:
             action.triggered.connect(slot)
             view.addAction(action)
 
-    def _pretty(self, key: int) -> str:
-        return pretty_json_text(self._load(key))
-
     def copy_all(self) -> None:
         key = self._current()
         if key is not None:
             spawn(self._copy(key), what=f"copying the whole {self._noun}", owner=self._view)
 
     async def _copy(self, key: int) -> None:
-        QGuiApplication.clipboard().setText(await run_blocking(self._pretty, key, long=True))
+        QGuiApplication.clipboard().setText(await run_blocking(self._load, key, long=True))
 
     def save_to_file(self) -> None:
         key = self._current()
@@ -74,7 +70,7 @@ class WholeEventActions:
         spawn(self._save(key, path), what=f"saving the {self._noun}", owner=self._view)
 
     async def _save(self, key: int, path: Path) -> None:
-        text = await run_blocking(self._pretty, key, long=True)
+        text = await run_blocking(self._load, key, long=True)
         await run_blocking(_write, path, text, long=True)
 
     def open_viewer(self) -> BigValueViewer | None:
