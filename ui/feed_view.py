@@ -9,8 +9,11 @@ from mirror.event_bounded import pretty_feed_item_text
 from mirror.runtime import RuntimeStatus
 from ui.feed_model import FeedModel
 from ui.labels import CHILD_STREAM_COMPONENT, counted
+from ui.landing import land_feed
+from ui.mirror_lookups import MirrorLookups
 from ui.ports import RuntimeLike
 from ui.row_delegates import FeedRowDelegate
+from ui.search_bar import SearchBar
 from ui.stream_list_view import StreamListView
 from ui.whole_event import WholeEventActions
 
@@ -58,12 +61,30 @@ class FeedView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        self.search_bar = SearchBar(self)
+        layout.addWidget(self.search_bar)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label, 1)
         self._status: RuntimeStatus = runtime.status
         self.model.countChanged.connect(self._count_changed)
         self.model.modelReset.connect(self._count_changed)
         self._count_changed()
+
+    # --- search (ui.search_session.FindHost) ------------------------------------------------
+
+    @property
+    def find_lookups(self) -> MirrorLookups:
+        return self.model.lookups
+
+    def find_scope(self) -> tuple[list[str] | None, str | None]:
+        return None, None
+
+    def set_highlight(self, text: str) -> None:
+        self.model.highlight = text
+        self.list.viewport().update()
+
+    async def show_hit(self, offset: int, text: str) -> None:
+        await land_feed(self.list, self.model, offset, text)
 
     def _current_row(self) -> int | None:
         row = self.list.currentIndex().row()

@@ -33,10 +33,13 @@ def hit_text(k: int | None, n: int | None) -> str:
 
 
 def index_progress_text(indexed_through: int, total: int) -> str | None:
-    """'searching 640k of 1M' while the search index is behind (None when it is not)."""
+    """'index: 640k of 1M, the rest scanned' while the search index is behind (None when it
+    covers everything)."""
     if total <= 0 or indexed_through >= total:
         return None
-    return f"index covers {short_count(indexed_through)} of {short_count(total)}"
+    if indexed_through <= 0:
+        return "not indexed yet: scanning"
+    return f"index: {short_count(indexed_through)} of {short_count(total)}, the rest scanned"
 
 
 def cut_note(path: str, size: int, shown: int) -> str:

@@ -2,8 +2,9 @@
 searches, jumps and big events (``mirror.search.queries.SearchReads``, no Qt).
 
 Each is opened on first use (the file may not exist yet when the view is built) and closed with
-the view. Quick reads and searches get a connection each: a search can run for a while, and
-``interrupt_search`` stops it without touching the reads that paint rows.
+the view. Quick reads, stepping through hits and counting hits get a connection each: a count
+can run for a while, and ``interrupt_search`` stops searches without touching the reads that
+paint rows.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class MirrorLookups:
     def __init__(self, mirror_file: Path) -> None:
         self._quick = _Lazy(mirror_file)
         self._search = _Lazy(mirror_file)
+        self._count = _Lazy(mirror_file)
 
     def read(self, body: Callable[[apsw.Connection], T]) -> T:
         """``body(conn)`` in one snapshot on the quick connection (blocking: off the UI thread)."""
@@ -59,12 +61,18 @@ class MirrorLookups:
         """The search connection (blocking calls: off the UI thread)."""
         return self._search.get()
 
+    def counting(self) -> SearchReads:
+        """The connection hit counts run on (blocking calls: off the UI thread)."""
+        return self._count.get()
+
     def interrupt_search(self) -> None:
-        reads = self._search.peek()
-        if reads is not None:
-            reads.interrupt()
+        for lazy in (self._search, self._count):
+            reads = lazy.peek()
+            if reads is not None:
+                reads.interrupt()
 
     def close(self) -> None:
         self.interrupt_search()
         self._quick.close()
         self._search.close()
+        self._count.close()

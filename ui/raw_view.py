@@ -18,9 +18,12 @@ from mirror.runtime import RuntimeStatus
 from ui.event_model import PREVIEW_COLUMN, RawEventsModel
 from ui.json_text import pretty_json_text
 from ui.labels import filter_count_text, type_option_label
+from ui.landing import land_raw
+from ui.mirror_lookups import MirrorLookups
 from ui.offload import run_blocking, spawn
 from ui.ports import ReaderLike, RuntimeLike
 from ui.row_delegates import RawRowDelegate
+from ui.search_bar import SearchBar
 from ui.stream_list_view import StreamListView
 from ui.time_display import time_display
 from ui.whole_event import WholeEventActions
@@ -95,6 +98,8 @@ class RawEventsView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        self.search_bar = SearchBar(self)
+        layout.addWidget(self.search_bar)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label, 1)
         self.model.countsChanged.connect(self._counts_changed)
@@ -107,6 +112,7 @@ class RawEventsView(QWidget):
     def _filter_chosen(self, index: int) -> None:
         chosen = self.type_filter.itemData(index)
         self.model.set_types([chosen] if isinstance(chosen, str) else None)
+        self.search_bar.session.rescope()
 
     def select_type(self, event_type: str | None) -> None:
         """Filter to one type (None: all); the type must be in the mirror."""
@@ -154,6 +160,22 @@ class RawEventsView(QWidget):
             text = f"The mirror is empty; the stream connection is {status.connection}"
             text += f": {status.last_error}" if status.last_error else "."
         self.empty_label.setText(text)
+
+    # --- search (ui.search_session.FindHost) ------------------------------------------------
+
+    @property
+    def find_lookups(self) -> MirrorLookups:
+        return self.model.lookups
+
+    def find_scope(self) -> tuple[list[str] | None, str | None]:
+        return self.model.types, self.model.where
+
+    def set_highlight(self, text: str) -> None:
+        self.model.highlight = text
+        self.list.viewport().update()
+
+    async def show_hit(self, offset: int, text: str) -> None:
+        await land_raw(self.list, self.model, offset)
 
     # --- copy and export -------------------------------------------------------------------
 

@@ -159,6 +159,15 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         "Ctrl+Shift+F",
         separator_before=True,
     ),
+    Spec("find", "view", "Find…", lambda w: pane_commands.find(w.current), "Ctrl+F"),
+    Spec("find_next", "view", "Find next", lambda w: pane_commands.find_next(w.current), "F3"),
+    Spec(
+        "find_previous",
+        "view",
+        "Find previous",
+        lambda w: pane_commands.find_next(w.current, forward=False),
+        "Shift+F3",
+    ),
     Spec(
         "scroll_to_top",
         "view",
