@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from mirror.event_bounded import pretty_feed_item_text
 from mirror.runtime import RuntimeStatus
 from ui.feed_model import FeedModel
+from ui.jump_dialog import JumpDialog, open_jump_dialog
 from ui.labels import CHILD_STREAM_COMPONENT, counted
 from ui.landing import land_feed
 from ui.mirror_lookups import MirrorLookups
@@ -82,6 +83,13 @@ class FeedView(QWidget):
     def set_highlight(self, text: str) -> None:
         self.model.highlight = text
         self.list.viewport().update()
+
+    async def land_on(self, offset: int) -> bool:
+        """Jump (ui.jump_dialog.JumpHost): select the event at or after ``offset``."""
+        return await land_feed(self.list, self.model, offset) is not None
+
+    def open_jump(self) -> JumpDialog:
+        return open_jump_dialog(self, self)
 
     async def show_hit(self, offset: int, text: str) -> None:
         await land_feed(self.list, self.model, offset, text)

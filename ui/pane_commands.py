@@ -1,5 +1,6 @@
 """View-menu commands on the current pane (none when no pane is current): switch views, focus
-the composer or the type filter, find in the shown view, scroll a list to either end."""
+the composer, the type or field filter, find in or jump within the shown view, scroll a list
+to either end."""
 
 from __future__ import annotations
 
@@ -53,6 +54,18 @@ def find_next(pane: StreamPane | None, forward: bool = True) -> None:
     shown = _shown_view(pane)
     if shown is not None:
         shown.search_bar.step(forward)
+
+
+def jump(pane: StreamPane | None) -> None:
+    shown = _shown_view(pane)
+    if shown is not None:
+        shown.open_jump()
+
+
+def focus_field_filter(pane: StreamPane | None) -> None:
+    if pane is not None:
+        pane.show_view(0)
+        pane.raw_view.filter_bar.edit.setFocus()
 
 
 def scroll_to_top(pane: StreamPane | None) -> None:

@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
 
 from mirror.runtime import RuntimeStatus
 from ui.event_model import PREVIEW_COLUMN, RawEventsModel
+from ui.filter_bar import FilterBar
 from ui.json_text import pretty_json_text
+from ui.jump_dialog import JumpDialog, open_jump_dialog
 from ui.labels import filter_count_text, type_option_label
 from ui.landing import land_raw
 from ui.mirror_lookups import MirrorLookups
@@ -98,6 +100,9 @@ class RawEventsView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        self.filter_bar = FilterBar(self.model)
+        self.filter_bar.edit.returnPressed.connect(self.search_bar_rescope)
+        layout.addWidget(self.filter_bar)
         self.search_bar = SearchBar(self)
         layout.addWidget(self.search_bar)
         layout.addWidget(self.list, 1)
@@ -152,7 +157,9 @@ class RawEventsView(QWidget):
         if not empty:
             return
         status = self._status
-        if self.model.types:
+        if self.model.where:
+            text = "No stored event matches the filter."
+        elif self.model.types:
             text = "No events of the selected type are stored locally."
         elif status.connection == "subscribed":
             text = "The mirror is ready; no events are stored locally yet."
@@ -160,6 +167,9 @@ class RawEventsView(QWidget):
             text = f"The mirror is empty; the stream connection is {status.connection}"
             text += f": {status.last_error}" if status.last_error else "."
         self.empty_label.setText(text)
+
+    def search_bar_rescope(self) -> None:
+        self.search_bar.session.rescope()
 
     # --- search (ui.search_session.FindHost) ------------------------------------------------
 
@@ -173,6 +183,13 @@ class RawEventsView(QWidget):
     def set_highlight(self, text: str) -> None:
         self.model.highlight = text
         self.list.viewport().update()
+
+    async def land_on(self, offset: int) -> bool:
+        """Jump (ui.jump_dialog.JumpHost): select the event at or after ``offset``."""
+        return await land_raw(self.list, self.model, offset) is not None
+
+    def open_jump(self) -> JumpDialog:
+        return open_jump_dialog(self, self)
 
     async def show_hit(self, offset: int, text: str) -> None:
         await land_raw(self.list, self.model, offset)

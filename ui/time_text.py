@@ -89,3 +89,11 @@ def parse_jump_time(text: str, *, utc: bool, reference: datetime | None) -> date
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=where)
     return parsed
+
+
+def parse_jump_input(text: str, *, utc: bool, reference: datetime | None) -> int | datetime:
+    """An offset (``1234``, ``#1,234``) or a moment (``parse_jump_time``)."""
+    digits = text.strip().lstrip("#").replace(",", "").replace("_", "")
+    if digits.isdigit():
+        return int(digits)
+    return parse_jump_time(text, utc=utc, reference=reference)
