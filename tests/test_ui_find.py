@@ -17,7 +17,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
-from ui_support import wait_for
+from ui_support import event, fresh_path, ui_harness, wait_for
 
 from ui.feed_view import FeedView
 from ui.ports import RuntimeLike
@@ -163,3 +163,36 @@ def test_feed_row_holding_a_hit_opens_at_it(qtbot: QtBot, runtime: RuntimeLike) 
     row = feed_row_holding(qtbot, view, 9)
     wait_for(qtbot, lambda: view.model.is_row_expanded(row))
     assert view.search_bar.hits_label.text() == "hit 2 of 3"
+
+
+def test_window_shortcuts_find_and_step_on_a_live_stream(qtbot: QtBot, tmp_path: Path) -> None:
+    with ui_harness(qtbot, tmp_path) as ui:
+        path = fresh_path()
+        ui.append(path, [event(ORDER, text=f"item {i}") for i in range(1, 6)])
+        window = ui.open(path)
+        pane = window.current
+        assert pane is not None
+        wait_for(qtbot, lambda: pane.status.connection == "subscribed")
+        wait_for(qtbot, lambda: pane.raw_view.model.total >= 6)  # the stream's own events + 5
+        shown = pane.raw_view.model.rowCount()
+        actions = window.menu_actions
+        assert actions["find"].shortcut().toString() == "Ctrl+F"
+        assert actions["find_next"].shortcut().toString() == "F3"
+        assert actions["find_previous"].shortcut().toString() == "Shift+F3"
+        assert actions["go_to"].shortcut().toString() == "Ctrl+G"
+        actions["find"].trigger()
+        bar = pane.raw_view.search_bar
+        assert bar.isVisible() and bar.edit.hasFocus()
+        QTest.keyClicks(bar.edit, "item")
+        wait_for(qtbot, lambda: bar.hits_label.text() == "hit 1 of 5")
+        actions["find_next"].trigger()
+        wait_for(qtbot, lambda: bar.hits_label.text() == "hit 2 of 5")
+        actions["find_previous"].trigger()
+        wait_for(qtbot, lambda: bar.hits_label.text() == "hit 1 of 5")
+        first_hit = bar.session.state.offset
+        wait_for(qtbot, lambda: selected_offset(pane.raw_view) == first_hit)
+        # A live append does not move the list off the hit (the pin was let go).
+        ui.append(path, [event(ORDER, text="later")])
+        wait_for(qtbot, lambda: pane.raw_view.model.rowCount() == shown + 1)
+        assert selected_offset(pane.raw_view) == first_hit
+        assert not pane.raw_view.list.pin.pinned

@@ -53,7 +53,8 @@ def hit_line(pretty: PrettyJson, offset: int, text: str) -> int | None:
     """The first line holding ``text`` in the event at ``offset`` within a feed row's JSON (the
     line of its ``"offset"`` key when the text is not given or not there)."""
     lines = pretty.lines
-    at = next((i for i, line in enumerate(lines) if line.strip() == f'"offset": {offset},'), None)
+    key = f'"offset": {offset}'
+    at = next((i for i, line in enumerate(lines) if line.strip().rstrip(",") == key), None)
     if at is None:
         return None
     indent = len(lines[at]) - len(lines[at].lstrip(" ")) - 2
