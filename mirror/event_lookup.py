@@ -15,8 +15,9 @@ Public API (each takes a connection in one read snapshot, e.g. ``SearchReads.rea
   (UTC, the mirror's own ``created_at`` spelling); a binary search over offsets, since the server
   stamps events in offset order.
 - ``hit_before(conn, query, before, max_scan) -> tuple[int | None, int]``: the last hit of
-  ``query`` (text included) with an offset < ``before``; scans at most ``max_scan`` events and
-  returns ``(hit, scanned_down_to)`` so a caller continues from there when ``hit`` is None.
+  ``query`` (text included) with an offset < ``before``: the unindexed tail scanned backwards
+  (at most ``max_scan`` events per call), then the search index; returns ``(hit,
+  scanned_down_to)`` so a caller continues from there when ``hit`` is None (1: searched all).
 - ``feed_row_of_offset(conn, offset) -> int | None``: the feed row holding that event.
 """
 
@@ -29,8 +30,7 @@ import apsw
 
 from mirror.db_reads import EventRow
 from mirror.preview import prefix_length, preview_line, preview_sql
-from mirror.search.queries import SearchQuery
-from mirror.search.store import search_text_sql
+from mirror.search.queries import SearchQuery, index_sql, indexed_through_in
 
 _COLUMNS = "e.local_index, e.offset, e.type, e.created_at, e.idempotency_key, " + preview_sql("e")
 
@@ -130,20 +130,31 @@ def first_offset_at(conn: apsw.Connection, iso: str) -> int | None:
 def hit_before(
     conn: apsw.Connection, query: SearchQuery, before: int, max_scan: int
 ) -> tuple[int | None, int]:
-    conditions, params = query.row_conditions()
-    if query.text:
-        conditions.insert(0, f"instr({search_text_sql('e')}, ?) > 0")
-        params.insert(0, query.text)
-    where = "".join(f" AND {c}" for c in conditions)
-    low = max(0, before - 1 - max_scan)
+    total = _count(conn, "SELECT max(local_index) + 1 FROM events", ())
+    indexed = min(indexed_through_in(conn), total) if query.indexable else 0
+    end = min(before - 1, total)
+    # The unindexed tail first, scanned backwards, at most max_scan events per call.
+    low = max(indexed, end - max_scan, 0)
+    if low < end:
+        conditions, params = query.scan_conditions()
+        where = "".join(f" AND {c}" for c in conditions)
+        row = conn.execute(
+            "SELECT e.local_index FROM events AS e WHERE e.local_index >= ? "
+            f"AND e.local_index < ?{where} ORDER BY e.local_index DESC LIMIT 1",
+            (low, end, *params),
+        ).fetchone()
+        if row is not None:
+            return int(cast(int, row[0])) + 1, low + 1
+        if low > indexed:
+            return None, low + 1
+    if indexed <= 0:
+        return None, 1
+    sql, params = index_sql(query, "f.rowid")
     row = conn.execute(
-        f"SELECT e.local_index FROM events AS e WHERE e.local_index >= ? AND e.local_index < ?"
-        f"{where} ORDER BY e.local_index DESC LIMIT 1",
-        (low, before - 1, *params),
+        f"{sql} ORDER BY f.rowid DESC LIMIT 1",
+        (query.match_expression, 0, min(end, indexed), *params),
     ).fetchone()
-    if row is not None:
-        return int(cast(int, row[0])) + 1, low + 1
-    return None, low + 1
+    return (None if row is None else int(cast(int, row[0])) + 1), 1
 
 
 def feed_row_of_offset(conn: apsw.Connection, offset: int) -> int | None:

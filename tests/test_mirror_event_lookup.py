@@ -26,6 +26,7 @@ from mirror.event_lookup import (
     row_of_offset,
 )
 from mirror.processors import MirrorWriter
+from mirror.search.indexer import SearchIndexer
 from mirror.search.queries import SearchQuery, SearchReads
 
 A, B = "events.iterate.com/t/a", "events.iterate.com/t/b"
@@ -115,3 +116,27 @@ def test_big_events_are_read_bounded(reads: SearchReads) -> None:
     whole = json.loads(reads.read(lambda c: pretty_event_text(c, 100)))
     assert len(whole["payload"]["text"]) == BIG
     assert reads.read(lambda c: read_bounded_event(c, 1000)).text == "null"
+
+
+def test_backward_steps_use_the_index_and_scan_the_tail(tmp_path: Path) -> None:
+    path = tmp_path / "indexed.sqlite3"
+    db = MirrorDb.open(path)
+    writer = MirrorWriter(db)
+    writer.apply_sync([_event(i) for i in range(1, 61)])
+    SearchIndexer(db).build()
+    writer.apply_sync([_event(i) for i in range(61, 81)])  # an unindexed tail
+    reads = SearchReads.open(path)
+    try:
+        query = SearchQuery.build('"n":7')  # 7, 70..79: 7 indexed, 70..79 in the tail
+        assert reads.indexed_through() == 60
+        assert reads.read(lambda c: hit_before(c, query, 75, 1000)) == (74, 61)
+        assert reads.read(lambda c: hit_before(c, query, 70, 1000)) == (7, 1)
+        assert reads.read(lambda c: hit_before(c, query, 7, 1000)) == (None, 1)
+        hit, scanned_to = reads.read(lambda c: hit_before(c, query, 70, 5))
+        assert hit is None and scanned_to == 65  # the tail first, bounded
+        within = SearchQuery.build('"n":7', types=[B])  # 72, 75, 78: multiples of 3
+        assert reads.read(lambda c: hit_before(c, within, 75, 1000)) == (72, 61)
+        assert reads.read(lambda c: hit_before(c, within, 72, 1000)) == (None, 1)
+    finally:
+        reads.close()
+        db.close()
