@@ -191,8 +191,9 @@ def test_window_shortcuts_find_and_step_on_a_live_stream(qtbot: QtBot, tmp_path:
         wait_for(qtbot, lambda: bar.hits_label.text() == "hit 1 of 5")
         first_hit = bar.session.state.offset
         wait_for(qtbot, lambda: selected_offset(pane.raw_view) == first_hit)
-        # A live append does not move the list off the hit (the pin was let go).
-        ui.append(path, [event(ORDER, text="later")])
+        # A live append does not move the list off the hit (the pin was let go); n follows.
+        ui.append(path, [event(ORDER, text="item 6, later")])
         wait_for(qtbot, lambda: pane.raw_view.model.rowCount() == shown + 1)
+        wait_for(qtbot, lambda: bar.hits_label.text() == "hit 1 of 6")  # counted again
         assert selected_offset(pane.raw_view) == first_hit
         assert not pane.raw_view.list.pin.pinned

@@ -109,6 +109,7 @@ class FeedView(QWidget):
     def stream_changed(self, status: RuntimeStatus) -> None:
         self._status = status
         self.model.stream_changed(status)
+        self.search_bar.session.stream_grew()
         self._count_changed()
 
     def _count_changed(self) -> None:

@@ -148,6 +148,7 @@ class RawEventsView(QWidget):
     def stream_changed(self, status: RuntimeStatus) -> None:
         self._status = status
         self.model.stream_changed(status)
+        self.search_bar.session.stream_grew()
         self._update_empty()
 
     def _update_empty(self) -> None:

@@ -24,6 +24,8 @@ from ui.offload import run_blocking, spawn
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
+# New events recount the hits at most this often (a count may scan the unindexed tail).
+RECOUNT_MS = 1000
 # Events scanned per backward step call, like `SearchReads.hits`' max_scan forwards.
 BACKWARD_SCAN = 200_000
 
@@ -65,6 +67,11 @@ class SearchSession(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.run_now)
+        self._counting = False
+        self._recount = QTimer(self)
+        self._recount.setSingleShot(True)
+        self._recount.setInterval(RECOUNT_MS)
+        self._recount.timeout.connect(self._count_again)
 
     @property
     def pending(self) -> bool:
@@ -163,15 +170,31 @@ class SearchSession(QObject):
         finally:
             self._stepped(generation)
 
+    def stream_grew(self) -> None:
+        """New events arrived: count the hits again soon (n stays right on a live stream)."""
+        if self._query is not None and not self._recount.isActive():
+            self._recount.start()
+
+    def _count_again(self) -> None:
+        if self._query is None:
+            return
+        if self._counting:
+            self._recount.start()
+            return
+        spawn(self._count(self._generation), what="counting hits", owner=self)
+
     async def _count(self, generation: int) -> None:
         query = self._query
         if query is None:
             return
+        self._counting = True
         try:
             counted = await run_blocking(self._counted, query, long=True)
         except Exception as error:
             self._failed(generation, error)
             return
+        finally:
+            self._counting = False
         if generation == self._generation:
             note = index_progress_text(counted.indexed_through, counted.total)
             self._update(n=counted.n, index_note=note)
