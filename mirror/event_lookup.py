@@ -19,6 +19,8 @@ Public API (each takes a connection in one read snapshot, e.g. ``SearchReads.rea
   (at most ``max_scan`` events per call), then the search index; returns ``(hit,
   scanned_down_to)`` so a caller continues from there when ``hit`` is None (1: searched all).
 - ``feed_row_of_offset(conn, offset) -> int | None``: the feed row holding that event.
+- ``listed_json_page(conn, query, after, limit) -> list[tuple[int, str]]``: ``(offset, JSON)``
+  of the next listed events with offsets > ``after`` (export of a filtered list).
 """
 
 from __future__ import annotations
@@ -174,3 +176,15 @@ def feed_row_of_offset(conn: apsw.Connection, offset: int) -> int | None:
         "SELECT last_offset FROM feed_items WHERE local_index = ?", (low - 1,)
     ).fetchone()
     return low - 1 if row is not None and int(cast(int, row[0])) >= offset else None
+
+
+def listed_json_page(
+    conn: apsw.Connection, query: SearchQuery, after: int, limit: int
+) -> list[tuple[int, str]]:
+    where, params = _conditions(query)
+    rows = conn.execute(
+        f"SELECT e.local_index + 1, json(e.raw_jsonb) FROM events AS e "
+        f"WHERE e.local_index >= ?{where} ORDER BY e.local_index LIMIT ?",
+        (after, *params, limit),
+    ).fetchall()
+    return [(int(cast(int, offset)), str(text)) for offset, text in rows]

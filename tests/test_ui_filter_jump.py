@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ui_support import wait_for
 
 from mirror.search.filter_lang import FilterError, parse_filter
 from ui.feed_view import FeedView
+from ui.file_jobs import listed_events_json
 from ui.ports import RuntimeLike
 from ui.raw_view import RawEventsView
 from ui.time_display import time_display
@@ -81,6 +83,11 @@ def test_field_filter_with_types_completion_and_a_bad_expression(
     assert model.loaded_row_count() <= 200  # windowed: one page of the filtered list
     event = model.event_at(last)
     assert event is not None and event.offset == 1999
+
+    # Export writes what the list shows (read a page at a time).
+    exported = [json.loads(line) for line in listed_events_json(model.lookups, model.list_query, 7)]
+    assert len(exported) == 500 and [e["offset"] for e in exported][:3] == [501, 503, 505]
+    assert all(e["payload"]["user"]["id"] == "u1" for e in exported)
 
     view.select_type(CLICK)  # combined: clicks are i % 4 == 0, never odd
     wait_for(qtbot, lambda: model.filtered == 0 and model.rowCount() == 0)
