@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.settings import SETTINGS_FILE, Settings
+from mirror.builtin_processors import CHECKPOINT_FILE_NAME, builtin_bindings
 from mirror.paths import default_data_dir, validate_server_url
 from mirror.runtime import RuntimeRegistry
 from server.cli import SERVER_SUBDIR
@@ -61,6 +63,7 @@ class EmbeddedServerHost:
         self._lock = FileLock(str(self._dir / _EMBEDDED_LOCK))
         self._server: EmbeddedServer | None = None
         self._shared_port: int | None = None
+        self._bindings: dict[str, Callable[[str], object]] | None = None
 
     def start(self) -> ServerEntry:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -87,12 +90,20 @@ class EmbeddedServerHost:
 
     def _start_server(self, port: int) -> EmbeddedServer:
         try:
-            return EmbeddedServer(self._dir, port=port).start_in_thread()
+            return self._embedded(port).start_in_thread()
         except OSError as error:
             if port == 0:
                 raise
             log.info("port %d is taken (%s); the embedded server takes a free one", port, error)
-            return EmbeddedServer(self._dir, port=0).start_in_thread()
+            return self._embedded(0).start_in_thread()
+
+    def _embedded(self, port: int) -> EmbeddedServer:
+        # The built-in processors (circuit breaker, echo) run in-process; the server dials them.
+        if self._bindings is None:
+            self._bindings = builtin_bindings(
+                self._dir.parent / "processors" / CHECKPOINT_FILE_NAME
+            )
+        return EmbeddedServer(self._dir, port=port, bindings=self._bindings)
 
     def _shared(self) -> ServerEntry:
         info_file = self._dir / _EMBEDDED_INFO
@@ -127,7 +138,7 @@ class EmbeddedServerHost:
                 continue
             try:
                 self._server = await asyncio.to_thread(
-                    EmbeddedServer(self._dir, port=self._shared_port).start_in_thread
+                    self._embedded(self._shared_port).start_in_thread
                 )
             except (OSError, DataDirInUse) as error:
                 self._lock.release()
