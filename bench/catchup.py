@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"peak RSS (client)  {peak_mb:,.0f} MB; mirror file {size_mb:,.0f} MB "
-        f"({file.stat().st_size / total:,.0f} bytes per event)"
+        f"({size_mb * 1e6 / total:,.0f} bytes per event)"
     )
     print(f"longest loop stall {longest * 1e3:.0f} ms")
     print(
