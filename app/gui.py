@@ -40,6 +40,7 @@ from ui.main_window import MainWindow
 from ui.offload import drain
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.targets import ServerEntry
+from ui.time_display import time_display
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = Settings(data_dir / SETTINGS_FILE)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
+    time_display().bind_store(settings)
     app.setApplicationName("Streamdesk")
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)

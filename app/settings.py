@@ -1,6 +1,6 @@
 """The desktop app's settings: recent streams, saved server profiles, unsent composer drafts,
-the embedded server's port. One JSON file in the data directory, written atomically, readable
-only by its owner (profiles may hold bearer tokens)."""
+the embedded server's port, whether lists show times in UTC. One JSON file in the data
+directory, written atomically, readable only by its owner (profiles may hold bearer tokens)."""
 
 from __future__ import annotations
 
@@ -134,4 +134,14 @@ class Settings:
     def embedded_port(self, port: int) -> None:
         if port != self._data.get("embedded_port"):
             self._data["embedded_port"] = port
+            self._save()
+
+    # --- how lists show times --------------------------------------------------------------
+
+    def show_utc_times(self) -> bool:
+        return self._data.get("show_utc_times") is True
+
+    def set_show_utc_times(self, utc: bool) -> None:
+        if utc != self.show_utc_times():
+            self._data["show_utc_times"] = utc
             self._save()

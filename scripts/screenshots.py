@@ -140,6 +140,8 @@ async def shoot(window: MainWindow, out: Path) -> None:
     save(window, out, "type-filter.png")
     raw.select_type(None)
 
+    await shoot_search(window, pane, out)
+
     pane.show_view(1)
     feed = pane.feed_view
     await until(lambda: feed.model.count > 0)
@@ -171,6 +173,30 @@ async def shoot(window: MainWindow, out: Path) -> None:
     await asyncio.sleep(0.2)
     save(console, out, "sql-console.png")
     console.close()
+
+
+async def shoot_search(window: MainWindow, pane: StreamPane, out: Path) -> None:
+    """A field filter and a search in use, a hit expanded with its match marked."""
+    raw = pane.raw_view
+    raw.filter_bar.edit.setText('payload.tool ~ "order" or payload.text ~ "order"')
+    raw.filter_bar.apply()
+    await until(lambda: raw.model.filtered is not None and raw.model.rowCount() > 0)
+    window.menu_actions["find"].trigger()
+    raw.search_bar.edit.setText("order")
+    session = raw.search_bar.session
+    await until(lambda: session.state.k is not None and session.state.n is not None)
+    session.step(True)
+    await until(lambda: session.state.k == 2)
+    await asyncio.sleep(0.3)
+    row = raw.list.currentIndex().row()
+    raw.model.toggle_expanded(row)
+    await until(lambda: raw.model.pretty_for_row(row) is not None)
+    await asyncio.sleep(0.6)
+    save(window, out, "search-filter.png")
+    raw.search_bar.close_bar()
+    raw.filter_bar.clear()
+    raw.model.toggle_expanded(row)
+    await asyncio.sleep(0.3)
 
 
 async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:

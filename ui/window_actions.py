@@ -161,6 +161,25 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         separator_before=True,
     ),
     Spec(
+        "filter_by_field",
+        "view",
+        "Filter by field",
+        lambda w: pane_commands.focus_field_filter(w.current),
+        "Ctrl+Alt+F",
+    ),
+    Spec("find", "view", "Find…", lambda w: pane_commands.find(w.current), "Ctrl+F"),
+    Spec("find_next", "view", "Find next", lambda w: pane_commands.find_next(w.current), "F3"),
+    Spec(
+        "find_previous",
+        "view",
+        "Find previous",
+        lambda w: pane_commands.find_next(w.current, forward=False),
+        "Shift+F3",
+    ),
+    Spec(
+        "go_to", "view", "Go to offset or time…", lambda w: pane_commands.jump(w.current), "Ctrl+G"
+    ),
+    Spec(
         "scroll_to_top",
         "view",
         "Scroll to top",
