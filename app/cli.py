@@ -6,7 +6,8 @@ import argparse
 import importlib.metadata
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 THEMES = ("system", "light", "dark")
 
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    server_cli.add_commands(subparsers)
+    server_cli.add_commands(subparsers, bindings_factory=_builtin_processors)
     mirror_cli.add_commands(subparsers)
     return parser
 
@@ -58,6 +59,13 @@ def _version() -> str:
         return importlib.metadata.version("streamdesk")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
+
+
+def _builtin_processors(data_dir: Path) -> Mapping[str, Callable[[str], object]]:
+    """`streamdesk serve` hosts the built-in processors in-process, as the app does."""
+    from mirror.builtin_processors import CHECKPOINT_FILE_NAME, builtin_bindings
+
+    return builtin_bindings(data_dir / "processors" / CHECKPOINT_FILE_NAME)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.settings import SETTINGS_FILE, Settings
 from app.token_store import TokenStore
+from mirror.builtin_processors import CHECKPOINT_FILE_NAME, builtin_bindings
 from mirror.paths import default_data_dir, validate_server_url
 from mirror.runtime import RuntimeRegistry
 from server.cli import SERVER_SUBDIR
@@ -42,6 +44,7 @@ from ui.sample_stream import SAMPLE_PATH, fill_sample
 from ui.session_state import SessionKeeper, restore_session
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.targets import ServerEntry
+from ui.time_display import time_display
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class EmbeddedServerHost:
         self._lock = FileLock(str(self._dir / _EMBEDDED_LOCK))
         self._server: EmbeddedServer | None = None
         self._shared_port: int | None = None
+        self._bindings: dict[str, Callable[[str], object]] | None = None
 
     def start(self) -> ServerEntry:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -90,12 +94,20 @@ class EmbeddedServerHost:
 
     def _start_server(self, port: int) -> EmbeddedServer:
         try:
-            return EmbeddedServer(self._dir, port=port).start_in_thread()
+            return self._embedded(port).start_in_thread()
         except OSError as error:
             if port == 0:
                 raise
             log.info("port %d is taken (%s); the embedded server takes a free one", port, error)
-            return EmbeddedServer(self._dir, port=0).start_in_thread()
+            return self._embedded(0).start_in_thread()
+
+    def _embedded(self, port: int) -> EmbeddedServer:
+        # The built-in processors (circuit breaker, echo) run in-process; the server dials them.
+        if self._bindings is None:
+            self._bindings = builtin_bindings(
+                self._dir.parent / "processors" / CHECKPOINT_FILE_NAME
+            )
+        return EmbeddedServer(self._dir, port=port, bindings=self._bindings)
 
     def _shared(self) -> ServerEntry:
         info_file = self._dir / _EMBEDDED_INFO
@@ -130,7 +142,7 @@ class EmbeddedServerHost:
                 continue
             try:
                 self._server = await asyncio.to_thread(
-                    EmbeddedServer(self._dir, port=self._shared_port).start_in_thread
+                    self._embedded(self._shared_port).start_in_thread
                 )
             except (OSError, DataDirInUse) as error:
                 self._lock.release()
@@ -185,6 +197,7 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = Settings(data_dir / SETTINGS_FILE, TokenStore())
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
+    time_display().bind_store(settings)
     app.setApplicationName("Streamdesk")
     apply_theme(app, args.theme)
     app.setQuitOnLastWindowClosed(False)

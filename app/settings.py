@@ -1,7 +1,7 @@
 """The desktop app's settings: recent streams, saved server profiles, unsent composer drafts,
-the embedded server's port. One JSON file in the data directory, written atomically, readable
-only by its owner. A profile's bearer token goes to the system keyring when there is one (a
-``TokenStore`` is given), else into this file."""
+the embedded server's port, whether lists show times in UTC. One JSON file in the data
+directory, written atomically, readable only by its owner. A profile's bearer token goes to the
+system keyring when there is one (a ``TokenStore`` is given), else into this file."""
 
 from __future__ import annotations
 
@@ -192,4 +192,14 @@ class Settings:
     def embedded_port(self, port: int) -> None:
         if port != self._data.get("embedded_port"):
             self._data["embedded_port"] = port
+            self._save()
+
+    # --- how lists show times --------------------------------------------------------------
+
+    def show_utc_times(self) -> bool:
+        return self._data.get("show_utc_times") is True
+
+    def set_show_utc_times(self, utc: bool) -> None:
+        if utc != self.show_utc_times():
+            self._data["show_utc_times"] = utc
             self._save()

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from mirror.runtime_status import CatchupProgress
+from mirror.types import Events
 
-Events = Sequence[dict[str, Any]]
 P = TypeVar("P")
+# The page type the fetch returns and the planner takes (any run of events).
+E = TypeVar("E", bound=Events)
 _QUEUE_PAGES = 2
 
 
@@ -42,8 +44,8 @@ class _PlanFailed:
 
 
 async def catch_up(
-    fetch_page: Callable[[int, int], Awaitable[Events]],
-    plan_page: Callable[[Events, P | None], Awaitable[P]],
+    fetch_page: Callable[[int, int], Awaitable[E]],
+    plan_page: Callable[[E, P | None], Awaitable[P]],
     write_page: Callable[[P], Awaitable[object]],
     *,
     after: int,

@@ -22,8 +22,9 @@ sets ``run(args) -> int`` (the exit code).
 
 Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no (a refused token
 included), 2 bad input (an invalid URL, stream path or JSON: nothing is created or sent).
-``tail`` resubscribes with the runtime's reconnect policy (``mirror.backoff`` delays, the
-``RuntimeTiming`` step deadline on each call).
+``tail`` (``mirror.cli_tail``) resubscribes with the runtime's reconnect machinery
+(``mirror.redial``, the ``mirror.backoff`` delays, the ``RuntimeTiming`` step deadline on each
+call).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -44,7 +44,6 @@ import apsw
 import orjson
 
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
-from mirror.backoff import ReconnectCause, reconnect_delay
 from mirror.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -59,14 +58,16 @@ from mirror.cli_common import (
 )
 from mirror.cli_control import add_control_commands
 from mirror.cli_mirrors import add_mirrors_command
+from mirror.cli_processors import add_commands as add_processor_commands
 from mirror.cli_search import add_search_command
+from mirror.cli_tail import tail
 from mirror.db_reads import MirrorReader
 from mirror.paths import default_data_dir
 from mirror.runtime import RuntimeRegistry
 from mirror.runtime_status import RuntimeStatus, RuntimeTiming
 from mirror.sql_guard import ReadOnlyRefused
 from mirror.table import format_table
-from wire.stream_client import AuthError, StreamClient, StreamError
+from wire.stream_client import StreamClient, StreamError
 
 _BAR_WIDTH = 30
 _PLAIN_PROGRESS_EVERY_S = 1.0
@@ -130,6 +131,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     add_control_commands(subparsers)
     add_mirrors_command(subparsers)
     add_search_command(subparsers)
+    add_processor_commands(subparsers)
 
 
 def _run_until_interrupted(main: Callable[[asyncio.Event], Any]) -> int:
@@ -302,61 +304,11 @@ def tail_command(args: argparse.Namespace) -> int:
 
 async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio.Event) -> int:
     url, path = stream
-    deadline = RuntimeTiming().step_deadline
     client = StreamClient(url, path, namespace_of(args), token_of(args))
-    last: list[int | None] = [args.after]
-    broken = asyncio.Event()
-
-    def on_batch(batch: dict[str, Any]) -> None:
-        lines = []
-        for event in batch.get("events") or []:
-            offset = event.get("offset")
-            if isinstance(offset, int) and (last[0] is None or offset > last[0]):
-                lines.append(orjson.dumps(event).decode())
-                last[0] = offset
-        if lines:
-            try:
-                sys.stdout.write("\n".join(lines) + "\n")
-                sys.stdout.flush()
-            except BrokenPipeError:
-                broken.set()
-                stop.set()
-
-    async def pause(cause: ReconnectCause) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), reconnect_delay(cause))
-
     try:
-        while not stop.is_set():
-            try:
-                async with asyncio.timeout(deadline):
-                    if last[0] is None:
-                        state = await client.runtime_state()
-                        last[0] = int(state["coreProcessorState"]["maxOffset"])
-                    subscription = await client.subscribe(on_batch, replay_after_offset=last[0])
-            except AuthError as error:
-                return fail(refusal(error))
-            except (StreamError, TimeoutError) as error:
-                reason = error.message if isinstance(error, StreamError) else "timed out"
-                print(f"streamdesk: {reason}; retrying", file=sys.stderr)
-                await pause(ReconnectCause.SUBSCRIBE_FAILED)
-                continue
-            stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-            closed: asyncio.Future[Any] = subscription.closed
-            await asyncio.wait({stopped, closed}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            if stop.is_set():
-                await subscription.unsubscribe()
-            else:
-                print("streamdesk: connection closed; resubscribing", file=sys.stderr)
-                await pause(ReconnectCause.CLOSED)
+        return await tail(client, args.after, stop, deadline=RuntimeTiming().step_deadline)
     finally:
         await client.aclose()
-    if broken.is_set():
-        # stdout went away (e.g. `| head`): quiet exit, like other Unix tools.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return EXIT_OK
 
 
 # -- append ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Public API:
 
-- ``Event``: a committed stream event as decoded JSON (``offset``, ``type``, ``createdAt``, ...).
+- ``Event`` (from ``mirror.types``): a committed stream event as decoded JSON.
 - ``StoredState(offset, state)``: a persisted checkpoint (``state`` is JSON-like).
 - ``StateStorage``: protocol with ``async read_state(slug, subscription_key)`` and
   ``async write_state(slug, subscription_key, state, offset)``.
@@ -18,6 +18,12 @@ Public API:
   Host calls: ``await ingest(events, stream_max_offset=None)``, ``await snapshot()``,
   ``await on_state_change(callback) -> unsubscribe``, ``reset()`` (forget the loaded
   checkpoint, e.g. after the mirror was discarded), ``lock`` (held while a batch runs).
+- The steps ``ingest`` runs, public so a host that composes processors in one transaction
+  (``mirror.processors.mirror_writer.MirrorWriter``) runs the very same ones: ``load_from(state,
+  offset)`` (the checkpoint read), ``stage(events, stream_max_offset) -> EventBatch | None``
+  (the new events validated and reduced), then the write (``write_checkpoint``; a mirror
+  processor plans and writes with ``plan_batch`` / ``write_batch``), and ``advance(state,
+  offset)`` once the write is durable (listeners hear of a changed state object).
 
 Semantics (ported from the reference ``StreamProcessor``):
 
@@ -41,13 +47,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
+from mirror.errors import ProcessorNotReadyError
+from mirror.types import Event
+
 log = logging.getLogger(__name__)
 
-Event = Mapping[str, Any]
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -237,18 +245,20 @@ class StreamProcessor(Generic[S]):
     @property
     def state(self) -> S:
         if not self._loaded:
-            raise RuntimeError(f"processor {self.slug!r} has not loaded its checkpoint yet")
+            raise ProcessorNotReadyError(
+                f"processor {self.slug!r} has not loaded its checkpoint yet"
+            )
         return cast(S, self._state)
 
     async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> None:
         async with self.lock:
             await self._ensure_loaded()
-            batch = self._stage(events, stream_max_offset)
+            batch = self.stage(events, stream_max_offset)
             if batch is None:
                 return
             await self._run_hooks(batch)
             await self.write_checkpoint(batch)
-            self._advance(batch.exit_state, batch.checkpoint_offset)
+            self.advance(batch.exit_state, batch.checkpoint_offset)
 
     async def snapshot(self) -> Snapshot[S]:
         async with self.lock:
@@ -275,9 +285,10 @@ class StreamProcessor(Generic[S]):
         self._offset = 0
         self._memory = None
 
-    # -- machinery (also used by hosts that compose processors in one transaction) --------------
+    # -- steps (public: hosts that compose processors in one transaction run these) --------------
 
-    def _set_loaded(self, state: S, offset: int) -> None:
+    def load_from(self, state: S, offset: int) -> None:
+        """The checkpoint is loaded: ``state`` after ``offset``."""
         self._state = state
         self._offset = offset
         self._loaded = True
@@ -290,13 +301,11 @@ class StreamProcessor(Generic[S]):
             self._prepared = True
         stored = await self.read_checkpoint()
         if stored is None:
-            self._set_loaded(self.initial_state(), 0)
+            self.load_from(self.initial_state(), 0)
         else:
-            self._set_loaded(self.parse_state(stored.state), stored.offset)
+            self.load_from(self.parse_state(stored.state), stored.offset)
 
-    def _stage(
-        self, events: Sequence[Event], stream_max_offset: int | None
-    ) -> EventBatch[S] | None:
+    def stage(self, events: Sequence[Event], stream_max_offset: int | None) -> EventBatch[S] | None:
         fresh = events_after(events, self._offset)
         if not fresh:
             return None
@@ -332,7 +341,8 @@ class StreamProcessor(Generic[S]):
         if errors:
             raise errors[0]
 
-    def _advance(self, state: S, offset: int) -> None:
+    def advance(self, state: S, offset: int) -> None:
+        """The write of a batch ending at ``offset`` with ``state`` is durable: move on."""
         changed = state is not self._state
         self._state = state
         self._offset = offset

@@ -14,7 +14,8 @@ Public API:
   keeps after resets (``mirror.archive``).
 - Re-exported: ``StreamRuntime``, ``RuntimeStatus``, ``CatchupProgress``, ``MirrorInfo``,
   ``RuntimeTiming``, ``ReconnectRecord``, ``RuntimeReader`` (a runtime's ``reader``),
-  ``MirrorReader``, ``EventRow``, ``FeedRow``, ``OfflineError``.
+  ``MirrorReader``, ``EventRow``, ``FeedRow``, and the errors of ``mirror.errors``
+  (``MirrorError``, ``OfflineError``, ``RuntimeClosedError``, ``NotTheWriterError``).
 
 The subscription key is ``<namespace>:<install id>:mirror``: every process of one install shares
 one server-side subscription per stream, so a new writer replaces the old one's connection.
@@ -26,6 +27,7 @@ import asyncio
 from pathlib import Path
 
 from mirror.archive import DEFAULT_KEEP_ARCHIVES
+from mirror.errors import MirrorError, NotTheWriterError, OfflineError, RuntimeClosedError
 from mirror.mirror_files import install_id, list_mirrors, read_info
 from mirror.paths import mirror_file, validate_server_url
 from mirror.reader import EventRow, FeedRow, MirrorReader
@@ -37,17 +39,20 @@ from mirror.runtime_status import (
     RuntimeStatus,
     RuntimeTiming,
 )
-from mirror.stream_runtime import OfflineError, StreamRuntime
+from mirror.stream_runtime import StreamRuntime
 from wire.paths import DEFAULT_NAMESPACE, normalize_path
 
 __all__ = [
     "CatchupProgress",
     "EventRow",
     "FeedRow",
+    "MirrorError",
     "MirrorInfo",
     "MirrorReader",
+    "NotTheWriterError",
     "OfflineError",
     "ReconnectRecord",
+    "RuntimeClosedError",
     "RuntimeReader",
     "RuntimeRegistry",
     "RuntimeStatus",

@@ -2,7 +2,8 @@
 
 Public API (re-exported by ``mirror.runtime``, the contract in docs/architecture.md):
 
-- ``RuntimeStatus``: ``connection`` (one of ``CONNECTIONS``), ``role`` (one of ``ROLES``),
+- ``RuntimeStatus``: ``connection`` (a ``ConnectionState``), ``role`` (a ``Role``; both are
+  ``StrEnum``s from ``mirror.connection_state``, equal to their strings),
   ``event_count``, ``max_offset``, ``last_error``, ``catchup``, ``clear_version``, ``notice``,
   ``incarnation`` (read from the mirror file with the count, so the two always agree).
 - ``CatchupProgress(done, total, rate)``: events mirrored of the server's total, events/s.
@@ -20,21 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-CONNECTIONS = (
-    "offline",
-    "connecting",
-    "subscribing",
-    "catching-up",
-    "subscribed",
-    "reconnecting",
-    # The server refused the token (HTTP 401): no more dialling until ``reconnect()``.
-    "unauthorized",
-    # A fault retrying cannot heal (a mirror file damaged again and again): no more dialling
-    # until ``reconnect()``; ``last_error`` says what to check.
-    "failed",
-    "closed",
-)
-ROLES = ("idle", "electing", "leader", "follower")
+from mirror.connection_state import ConnectionState, Role
 
 FOLLOWER_EMPTY_NOTICE = (
     "another Streamdesk process is writing this mirror; waiting for its first events"
@@ -51,8 +38,8 @@ class CatchupProgress:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeStatus:
-    connection: str
-    role: str
+    connection: ConnectionState
+    role: Role
     event_count: int = 0
     max_offset: int = 0
     last_error: str | None = None

@@ -19,9 +19,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from mirror.types import Event
 from wire.stream_client import StreamClient
-
-Event = dict[str, Any]
 
 
 class _JsonEvents(Protocol):

@@ -1,8 +1,8 @@
 """Regenerate the tour's screenshots from the real app, rendered offscreen.
 
-Starts the embedded stream server in a temporary directory, fills a small demo stream (and a
-child stream) with agent-style events, opens the real main window through the real mirror
-runtime, and saves each view to docs/screenshots/*.png.
+Starts the embedded stream server (with the built-in processors) in a temporary directory,
+fills a small demo stream (and a child stream) with agent-style events, opens the real main
+window through the real mirror runtime, and saves each view to docs/screenshots/*.png.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 """
@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import argparse
 import asyncio
 import functools
+import json
 import socket
 import sys
 import tempfile
@@ -28,9 +29,11 @@ import qasync
 from PySide6.QtWidgets import QApplication, QTreeWidgetItem, QWidget
 
 from app.settings import Settings
+from mirror.builtin_processors import builtin_bindings
 from mirror.runtime import RuntimeRegistry
 from server.run import EmbeddedServer
 from ui.app_context import AppContext
+from ui.generator_dialog import open_generator
 from ui.main_window import MainWindow
 from ui.offload import drain
 from ui.palette import apply_theme
@@ -41,6 +44,7 @@ from wire.stream_client import StreamClient
 REPO = Path(__file__).resolve().parent.parent
 STREAM = "/agents/support-bot"
 CHILD = "/agents/support-bot/session-42"
+GATED = "/agents/rate-limited"
 AGENT = "events.iterate.com/agent"
 SIZE = (1280, 800)
 
@@ -138,6 +142,8 @@ async def shoot(window: MainWindow, out: Path) -> None:
     save(window, out, "type-filter.png")
     raw.select_type(None)
 
+    await shoot_search(window, pane, out)
+
     pane.show_view(1)
     feed = pane.feed_view
     await until(lambda: feed.model.count > 0)
@@ -169,6 +175,30 @@ async def shoot(window: MainWindow, out: Path) -> None:
     await asyncio.sleep(0.2)
     save(console, out, "sql-console.png")
     console.close()
+
+
+async def shoot_search(window: MainWindow, pane: StreamPane, out: Path) -> None:
+    """A field filter and a search in use, a hit expanded with its match marked."""
+    raw = pane.raw_view
+    raw.filter_bar.edit.setText('payload.tool ~ "order" or payload.text ~ "order"')
+    raw.filter_bar.apply()
+    await until(lambda: raw.model.filtered is not None and raw.model.rowCount() > 0)
+    window.menu_actions["find"].trigger()
+    raw.search_bar.edit.setText("order")
+    session = raw.search_bar.session
+    await until(lambda: session.state.k is not None and session.state.n is not None)
+    session.step(True)
+    await until(lambda: session.state.k == 2)
+    await asyncio.sleep(0.3)
+    row = raw.list.currentIndex().row()
+    raw.model.toggle_expanded(row)
+    await until(lambda: raw.model.pretty_for_row(row) is not None)
+    await asyncio.sleep(0.6)
+    save(window, out, "search-filter.png")
+    raw.search_bar.close_bar()
+    raw.filter_bar.clear()
+    raw.model.toggle_expanded(row)
+    await asyncio.sleep(0.3)
 
 
 async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:
@@ -240,8 +270,53 @@ async def shoot_error_and_dark(ctx: AppContext[MainWindow], out: Path) -> None:
     dark.close()
 
 
+async def shoot_gate(ctx: AppContext[MainWindow], out: Path) -> None:
+    """A stream paused by the circuit breaker (set from the panel) and the generator dialog."""
+    window = ctx.new_window(ctx.default_target(path=GATED))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    gate = pane.gate_panel
+    await until(gate.breaker.apply_button.isEnabled)
+    gate.breaker.burst.setValue(1)
+    gate.breaker.refill.setValue(1)
+    gate.breaker.apply_button.click()
+    await until(lambda: gate.action_label.text() == "limits applied")
+    composer = pane.composer
+    for n in (1, 2, 3):
+        if n == 3:  # the second append spent more than the burst
+            await until(lambda: gate.gate_label.text() == "Paused")
+        composer.editor.setPlainText(
+            json.dumps({"type": f"{AGENT}/message-received", "payload": {"n": n}})
+        )
+        composer.submit()
+        await until(lambda: composer.state in ("appended", "error"))
+    assert composer.status_label.text().startswith("stream paused:")
+    await asyncio.sleep(0.6)
+    save(window, out, "stream-gate.png")
+    window.close()
+
+    window = ctx.new_window(ctx.default_target(path=STREAM))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    await settle(pane)
+    dialog = open_generator(pane)
+    assert dialog is not None
+    dialog.count.setValue(500)
+    dialog.seconds.setValue(1)
+    dialog.batch_size.setValue(50)
+    dialog.start_button.click()
+    await until(lambda: dialog.state == "done")
+    await asyncio.sleep(0.3)
+    save(dialog, out, "insert-events.png")
+    dialog.close()
+    window.close()
+
+
 async def main(out: Path, data: Path) -> None:
-    server = EmbeddedServer(data / "server").start_in_thread()
+    bindings = builtin_bindings(data / "processors.sqlite3")
+    server = EmbeddedServer(data / "server", bindings=bindings).start_in_thread()
     try:
         await seed(server.url)
         registry = RuntimeRegistry(data / "app", loop=asyncio.get_running_loop())
@@ -257,6 +332,7 @@ async def main(out: Path, data: Path) -> None:
         await shoot(window, out)
         window.close()
         await shoot_offline(ctx, out)
+        await shoot_gate(ctx, out)
         await shoot_error_and_dark(ctx, out)
         await drain()
         await registry.aclose()

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from server.engine import DEFAULT_DELIVERY_BATCH_LIMIT
+from server.outbound import Binding
 from server.registry import StreamRegistry
 from server.rpc_target import StreamRpcTarget
 from wire.http_batch import handle_http_batch
@@ -44,12 +45,20 @@ def create_app(
     delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT,
     max_message_size: int = MAX_MESSAGE_SIZE,
     idle_engine_seconds: float = DEFAULT_IDLE_ENGINE_SECONDS,
+    bindings: Mapping[str, Binding] | None = None,
+    idle_teardown: float | None = None,
 ) -> Starlette:
     """The stream server app over `data_dir`. Takes the data directory's lock at once (raises
     `server.registry.DataDirInUse` if another server holds it); the app's shutdown releases it,
     and so does `app.state.registry.close()`. While it runs, streams idle for
-    `idle_engine_seconds` are evicted (`StreamRegistry.evict_idle`)."""
-    registry = StreamRegistry(data_dir, delivery_batch_limit=delivery_batch_limit)
+    `idle_engine_seconds` are evicted (`StreamRegistry.evict_idle`). `bindings` and
+    `idle_teardown` configure outbound subscriptions (`StreamRegistry`)."""
+    registry = StreamRegistry(
+        data_dir,
+        delivery_batch_limit=delivery_batch_limit,
+        bindings=bindings,
+        idle_teardown=idle_teardown,
+    )
 
     async def stream_socket(websocket: WebSocket) -> None:
         try:

@@ -5,17 +5,26 @@ returns the original event in that position and skips the rest (so the check com
 pause gate); otherwise the pause gate, the offset precondition, the committed event (input +
 `offset` + `createdAt`), its JSON bytes and the core reducer. Any refusal raises and nothing of
 the batch is kept; the caller commits the plan in one transaction.
+
+A new `subscription-configured` must name a callable this server can reach (`server.callables`).
+The reducer does not check that, so a log written before the rule still loads (the outbound
+manager skips such configs).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from server.core_state import CoreState, apply_event, check_append_allowed
+from server.callables import CallableError, parse_callable
+from server.core_state import (
+    SUBSCRIPTION_CONFIGURED,
+    CoreState,
+    apply_event,
+    check_append_allowed,
+)
 from server.errors import StreamRequestError
 from server.event_json import event_bytes
-
-Event = dict[str, Any]
+from server.types import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +73,19 @@ def plan_append(
         committed["createdAt"] = created_at
         data, committed = event_bytes(committed)
         apply_event(working, committed)
+        if committed["type"] == SUBSCRIPTION_CONFIGURED:
+            _check_callable(committed["payload"])
         if key is not None:
             batch_keys[key] = committed
         new_events.append(committed)
         encoded.append(data)
         results.append(committed)
     return AppendPlan(results, new_events, encoded, working)
+
+
+def _check_callable(payload: dict[str, Any]) -> None:
+    # Runs after the reducer's own checks, so the payload and its subscriber are objects here.
+    try:
+        parse_callable(payload["subscriber"].get("callable"))
+    except CallableError as exc:
+        raise StreamRequestError(f"invalid {SUBSCRIPTION_CONFIGURED} payload: {exc}") from None

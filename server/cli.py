@@ -6,14 +6,17 @@ server` runs the same command on its own.
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import platformdirs
 
 from server.app import DEFAULT_IDLE_ENGINE_SECONDS
+from server.outbound import Binding
 from server.registry import DataDirInUse
 from server.run import DEFAULT_HOST, DEFAULT_PORT, EmbeddedServer, serve_forever
 
@@ -30,7 +33,14 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("streamdesk", appauthor=False)
 
 
-def add_commands(subparsers: "argparse._SubParsersAction[Any]") -> None:
+# The Streamdesk data directory -> the env bindings outbound subscriptions may name (the app
+# passes the built-in processor runner; the server cannot import it itself).
+BindingsFactory = Callable[[Path], Mapping[str, Binding]]
+
+
+def add_commands(
+    subparsers: "argparse._SubParsersAction[Any]", bindings_factory: BindingsFactory | None = None
+) -> None:
     """Register the `serve` verb; it sets `run(args) -> int` (the exit code) on the args."""
     parser = subparsers.add_parser(
         "serve",
@@ -38,7 +48,7 @@ def add_commands(subparsers: "argparse._SubParsersAction[Any]") -> None:
         description="Run the Streamdesk stream server (WebSocket and HTTP batch on one port).",
     )
     add_serve_arguments(parser)
-    parser.set_defaults(run=serve_command)
+    parser.set_defaults(run=functools.partial(serve_command, bindings_factory=bindings_factory))
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +85,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def serve_command(args: argparse.Namespace) -> int:
+def serve_command(args: argparse.Namespace, bindings_factory: BindingsFactory | None = None) -> int:
     """Run the server until SIGINT/SIGTERM. Returns the process exit code."""
     _configure_logging()
     token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
@@ -86,6 +96,7 @@ def serve_command(args: argparse.Namespace) -> int:
         port=args.port,
         token=token,
         idle_engine_seconds=args.evict_idle_after,
+        bindings=None if bindings_factory is None else bindings_factory(data_dir),
     )
     try:
         asyncio.run(serve_forever(server))

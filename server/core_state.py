@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from server.errors import StreamRequestError
+from server.types import Event
 
 CoreState = dict[str, Any]
-Event = dict[str, Any]
 
 # Bumped whenever the state's shape changes; a stored snapshot of another version is rebuilt
 # from the log. 4 = the presence roster and `processorsBySlug` announcements (reference §9.2).

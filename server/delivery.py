@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from server.types import Event
+
 logger = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 Deliver = Callable[[dict[str, Any]], Awaitable[object]]
 # Called once when the connection closes; reason None = closed without a presence fact
 # (kill, reset, server shutdown).
@@ -32,7 +33,7 @@ class EventSource(Protocol):
 
     def read_after(self, cursor: int, limit: int) -> list[Event]: ...
 
-    def connection_failed(self, connection: "DeliveryConnection") -> None: ...
+    def connection_failed(self, connection: "DeliveryConnection", error: BaseException) -> None: ...
 
 
 @dataclass(eq=False)
@@ -110,7 +111,7 @@ class DeliveryConnection:
         except Exception as exc:
             if not self.closed:
                 logger.info("delivery to subscription %s failed: %s", self.key, exc)
-                source.connection_failed(self)
+                source.connection_failed(self, exc)
 
     def _next_events(self, source: EventSource, first: bool) -> list[Event] | None:
         """The events of the next batch, or None when there is nothing to send (park)."""

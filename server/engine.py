@@ -28,12 +28,13 @@ from server.core_state import (
 from server.delivery import Deliver, DeliveryConnection, OnClosed
 from server.errors import StreamRequestError
 from server.event_json import load_event, now_iso, wire_event
+from server.outbound import OutboundManager
 from server.storage import EventRow, StreamStorage, delete_stream_files
+from server.types import Event
 from server.validation import validate_committed_event, validate_event_input
 
 logger = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 
 DEFAULT_DELIVERY_BATCH_LIMIT: Final = 100
 # Recently committed events kept decoded, so live deliveries and tail reads skip SQLite.
@@ -62,6 +63,8 @@ class StreamEngine:
         self._tail_bytes = 0
         self._connections: dict[str, DeliveryConnection] = {}
         self.created_on_wake = False
+        # Set by the registry once the stream is awake; dials the configured subscribers.
+        self.outbound: OutboundManager | None = None
         # When a request last asked for this engine (``time.monotonic()``; the registry sets it).
         self.last_used = time.monotonic()
 
@@ -137,6 +140,8 @@ class StreamEngine:
             self._remember(plan.new_events, plan.encoded)
             for connection in self._connections.values():
                 connection.wake()
+            if self.outbound is not None:
+                self.outbound.after_commit(plan.new_events)
         return plan.results
 
     # --- reads ---------------------------------------------------------------------------
@@ -273,8 +278,16 @@ class StreamEngine:
         )
         connection.on_closed(reason)
 
-    def connection_failed(self, connection: DeliveryConnection) -> None:
-        self.close_connection(connection, "rpc-broken")
+    def connection_failed(self, connection: DeliveryConnection, error: BaseException) -> None:
+        """A delivery failed: inbound deliveries fail only when the session is gone; an
+        outbound one also when the subscriber rejected it (`delivery-failed`)."""
+        reason = "rpc-broken"
+        if connection.direction == "outbound" and self.outbound is not None:
+            reason = self.outbound.failure_reason(error)
+        self.close_connection(connection, reason)
+
+    def outbound_connections(self) -> list[DeliveryConnection]:
+        return [c for c in self._connections.values() if c.direction == "outbound"]
 
     def connection(self, key: str) -> DeliveryConnection | None:
         """The live connection with this subscription key, if any."""
@@ -293,6 +306,8 @@ class StreamEngine:
     def shutdown(self) -> None:
         """End this incarnation: drop every connection without presence facts (they died with
         it) and close storage."""
+        if self.outbound is not None:
+            self.outbound.shutdown()
         dropped = list(self._connections.values())
         self._connections.clear()
         for connection in dropped:

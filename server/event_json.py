@@ -11,9 +11,8 @@ from typing import Any
 import orjson
 
 from server.errors import StreamRequestError
+from server.types import Event
 from wire.codec import UNDEFINED
-
-Event = dict[str, Any]
 
 # Dates must take the JS `toJSON` form, so orjson's native datetime output is bypassed.
 _DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME

@@ -14,15 +14,20 @@ its log in memory.
 """
 
 import logging
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 import filelock
 
-from server.core_state import CHILD_STREAM_CREATED, ancestors
+from server.core_state import CHILD_STREAM_CREATED, WOKEN, ancestors
 from server.engine import DEFAULT_DELIVERY_BATCH_LIMIT, StreamEngine
 from server.errors import StreamRequestError
+from server.outbound import Binding, OutboundManager
+from server.outbound_policy import idle_teardown_seconds
+from server.outbound_target import OutboundStreamRpcTarget
 from server.storage import StreamStorage, delete_stream_files, stream_file
 
 logger = logging.getLogger(__name__)
@@ -36,10 +41,21 @@ class DataDirInUse(RuntimeError):
 
 class StreamRegistry:
     def __init__(
-        self, data_dir: Path, *, delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT
+        self,
+        data_dir: Path,
+        *,
+        delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT,
+        bindings: Mapping[str, Binding] | None = None,
+        idle_teardown: float | None = None,
     ) -> None:
+        """`bindings`: the env bindings outbound `workers-rpc` callables may name;
+        `idle_teardown`: seconds (default: env `STREAM_IDLE_TEARDOWN_MS`, else 5 minutes)."""
         self.data_dir = Path(data_dir)
         self._delivery_batch_limit = delivery_batch_limit
+        self._bindings = dict(bindings or {})
+        self._idle_teardown = (
+            idle_teardown_seconds(os.environ) if idle_teardown is None else idle_teardown
+        )
         self._engines: dict[tuple[str, str], StreamEngine] = {}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = filelock.FileLock(str(self.data_dir / _LOCK_NAME), timeout=0)
@@ -69,6 +85,7 @@ class StreamRegistry:
             storage.close()
             raise
         self._engines[key] = engine
+        self._attach_outbound(engine)
         if engine.created_on_wake:
             self._announce_to_ancestors(namespace, path)
         return engine
@@ -116,6 +133,21 @@ class StreamRegistry:
             engine.shutdown()
         self._engines.clear()
         self._lock.release()
+
+    def _attach_outbound(self, engine: StreamEngine) -> None:
+        namespace, path = engine.namespace, engine.path
+
+        def make_target(manager: OutboundManager, key: str) -> object:
+            return OutboundStreamRpcTarget(self, namespace, path, manager)
+
+        engine.outbound = OutboundManager(
+            engine,
+            bindings=self._bindings,
+            make_target=make_target,
+            idle_teardown=self._idle_teardown,
+        )
+        # The `woken` just committed reconciles: configured subscribers are dialed now.
+        engine.outbound.after_commit([{"type": WOKEN}])
 
     def _announce_to_ancestors(self, namespace: str, path: str) -> None:
         for ancestor in ancestors(path):

@@ -9,12 +9,11 @@ wakes a fresh incarnation.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.delivery import DeliveryConnection
 from server.engine import StreamEngine
 from server.errors import StreamRequestError
-from server.registry import StreamRegistry
 from server.validation import (
     parse_append,
     parse_append_batch,
@@ -27,6 +26,9 @@ from server.validation import (
 from wire.codec import UNDEFINED
 from wire.paths import PathError, normalize_path, resolve_stream_path
 
+if TYPE_CHECKING:
+    from server.registry import StreamRegistry
+
 logger = logging.getLogger(__name__)
 
 CloseTransport = Callable[[], Awaitable[None]]
@@ -38,7 +40,7 @@ class StreamRpcTarget:
 
     def __init__(
         self,
-        registry: StreamRegistry,
+        registry: "StreamRegistry",
         namespace: str,
         path: str,
         *,

@@ -9,7 +9,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -18,6 +18,7 @@ import uvicorn
 
 from server.app import DEFAULT_IDLE_ENGINE_SECONDS, MAX_MESSAGE_SIZE, create_app
 from server.engine import DEFAULT_DELIVERY_BATCH_LIMIT
+from server.outbound import Binding
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,12 @@ class EmbeddedServer:
         delivery_batch_limit: int = DEFAULT_DELIVERY_BATCH_LIMIT,
         max_message_size: int = MAX_MESSAGE_SIZE,
         idle_engine_seconds: float = DEFAULT_IDLE_ENGINE_SECONDS,
+        bindings: Mapping[str, Binding] | None = None,
+        idle_teardown: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._bindings = bindings
+        self._idle_teardown = idle_teardown
         self._idle_engine_seconds = idle_engine_seconds
         self.host = host
         self.token = token
@@ -91,6 +96,8 @@ class EmbeddedServer:
             delivery_batch_limit=self._delivery_batch_limit,
             max_message_size=self._max_message_size,
             idle_engine_seconds=self._idle_engine_seconds,
+            bindings=self._bindings,
+            idle_teardown=self._idle_teardown,
         )
         try:
             sock = _bind(self.host, self._port)

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from server.errors import StreamRequestError
+from server.types import Event
 from wire.codec import UNDEFINED
-
-Event = dict[str, Any]
 
 EVENT_INPUT_KEYS: Final = ("type", "payload", "metadata", "source", "idempotencyKey", "offset")
 COMMITTED_EVENT_KEYS: Final = (*EVENT_INPUT_KEYS, "createdAt")
@@ -266,3 +265,18 @@ def _is_int(value: Any) -> bool:
 
 def _names(keys: Any) -> str:
     return ", ".join(f'"{k}"' for k in sorted(keys))
+
+
+def parse_subscribe_outbound(args: Any) -> SubscribeArgs:
+    """`subscribeOutbound`: as `subscribe`, but the key is required and `events: false` is not
+    offered (reference §2.2)."""
+    fields = _object_argument(
+        "subscribeOutbound",
+        args,
+        required=("processEventBatch",),
+        optional=("subscriptionKey", "replayAfterOffset", "eventTypes", "subscriber"),
+    )
+    key = _optional_str("subscribeOutbound", fields, "subscriptionKey")
+    if key is None or not key.strip():
+        raise StreamRequestError("subscriptionKey must not be blank.")
+    return parse_subscribe({**fields, "subscriptionKey": key.strip()})

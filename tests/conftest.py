@@ -15,6 +15,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from server.run import EmbeddedServer
+from wire.stream_client import StreamClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -25,6 +26,22 @@ async def embedded_server(tmp_path: Path) -> AsyncIterator[str]:
     """Base URL of a stream server running in the test's event loop on a free port."""
     async with EmbeddedServer(tmp_path / "embedded-server") as server:
         yield server.url
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
+    """A stream server running in the test's event loop (the object: ``.url`` and more)."""
+    async with EmbeddedServer(tmp_path / "server") as running:
+        yield running
+
+
+@pytest.fixture
+async def client(
+    server: EmbeddedServer, request: pytest.FixtureRequest
+) -> AsyncIterator[StreamClient]:
+    """A client of the stream at the test module's ``PATH`` on ``server``."""
+    async with StreamClient(server.url, request.module.PATH) as stream_client:
+        yield stream_client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ say what is wrong instead of raising."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,6 @@ from wire.stream_client import StreamClient
 
 PATH = "/trust/damage"
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
-
-
-@pytest.fixture
-async def client(server: EmbeddedServer) -> AsyncIterator[StreamClient]:
-    async with StreamClient(server.url, PATH) as stream_client:
-        yield stream_client
 
 
 async def mirrored_then_closed(data_dir: Path, url: str, client: StreamClient) -> Path:

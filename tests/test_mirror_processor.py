@@ -15,7 +15,6 @@ from mirror.db import MirrorDb
 from mirror.feed_planner import FeedState, plan_feed
 from mirror.processor import (
     BACKGROUND_FAILURE_MESSAGE,
-    Event,
     EventBatch,
     ReducedEvent,
     StoredState,
@@ -30,6 +29,7 @@ from mirror.processors import (
 from mirror.processors.mirror_writer import WriterPlan
 from mirror.reconcile import ReconcileAction
 from mirror.schema import EVENT_FEED_SLUG, RAW_EVENTS_SLUG
+from mirror.types import Event
 
 CREATED_AT = "2026-06-01T12:00:00.000Z"
 

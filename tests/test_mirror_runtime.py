@@ -24,6 +24,7 @@ from mirror.db import MirrorDb
 from mirror.paths import ServerUrlError, mirror_file, writer_lock_file
 from mirror.runtime import (
     CatchupProgress,
+    NotTheWriterError,
     OfflineError,
     ReconnectRecord,
     RuntimeRegistry,
@@ -35,18 +36,6 @@ from server.run import EmbeddedServer
 from wire.stream_client import StreamClient
 
 PATH = "/runtime/test"
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
-
-
-@pytest.fixture
-async def client(server: EmbeddedServer) -> AsyncIterator[StreamClient]:
-    async with StreamClient(server.url, PATH) as stream_client:
-        yield stream_client
 
 
 @pytest.fixture
@@ -431,7 +420,7 @@ async def test_writer_lock_is_held_only_while_open(
         follower = other.acquire(server.url, "default", PATH)
         follower.retain()
         await wait_status(follower, lambda s: s.role == "follower")
-        with pytest.raises(RuntimeError, match="another Streamdesk process"):
+        with pytest.raises(NotTheWriterError, match="another Streamdesk process"):
             await follower.clear_local()
         runtime.release()
         await wait_status(follower, lambda s: s.role == "leader" and s.connection == "subscribed")

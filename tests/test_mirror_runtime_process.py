@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,6 @@ from wire.stream_client import StreamClient
 
 PATH = "/runtime/processes"
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
 
 
 async def test_server_killed_mid_catch_up_resumes_from_the_checkpoint(tmp_path: Path) -> None:

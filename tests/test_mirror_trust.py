@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -35,18 +34,6 @@ PATH = "/trust/reset"
 pytestmark = pytest.mark.timeout(120)
 # Small pages, so a few thousand events take several pages; a probe that does not interfere.
 TIMING = RuntimeTiming(catchup_page=500, election_poll=0.05, probe_interval=30.0)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(tmp_path / "server") as running:
-        yield running
-
-
-@pytest.fixture
-async def client(server: EmbeddedServer) -> AsyncIterator[StreamClient]:
-    async with StreamClient(server.url, PATH) as stream_client:
-        yield stream_client
 
 
 async def reset_and_regrow(client: StreamClient, count: int) -> tuple[list[Event], str]:

@@ -1,7 +1,8 @@
 """The composer: a JSON editor that appends one event (Ctrl+Enter).
 
 Invalid input never leaves the editor: the text is checked first and the reason shown inline;
-a server rejection is shown the same way. An event without an `idempotencyKey` gets one per
+a server rejection is shown the same way (a paused stream's as "stream paused: <reason>"), and the
+draft stays in the editor. An event without an `idempotencyKey` gets one per
 draft, so retrying an append whose answer was lost (a timeout after the server committed it)
 returns the stored event instead of appending it twice.
 """
@@ -25,6 +26,7 @@ from ui.json_paint import JsonHighlighter, monospace_font
 from ui.offload import spawn
 from ui.palette import error_text_style, tone_colors, widget_is_dark
 from ui.ports import RuntimeLike
+from ui.stream_gate import refusal_text
 
 
 class Composer(QWidget):
@@ -99,7 +101,7 @@ class Composer(QWidget):
         try:
             committed = await self._runtime.append(event)
         except Exception as error:
-            self._show("error", f"Append failed: {error}", self._error_style())
+            self._show("error", refusal_text(error), self._error_style())
             self.append_button.setText("Retry append")
             return
         self._keys.appended()

@@ -33,6 +33,7 @@ from ui.pane_state import PaneState, pane_state
 from ui.ports import RuntimeLike
 from ui.raw_view import RawEventsView
 from ui.state_view import StateView
+from ui.stream_gate_panel import StreamGatePanel
 from ui.targets import StreamTarget
 
 VIEW_NAMES = ("Raw events", "Event feed", "State")
@@ -125,6 +126,7 @@ class StreamPane(QFrame):
         ):
             self.tabs.addTab(view, name)
         self.composer = Composer(runtime)
+        self.gate_panel = StreamGatePanel(runtime)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -135,6 +137,7 @@ class StreamPane(QFrame):
             wrapper.setContentsMargins(8, 0, 8, 0)
             wrapper.addWidget(banner)
             layout.addLayout(wrapper)
+        layout.addWidget(self.gate_panel)
         self.body = QSplitter(Qt.Orientation.Vertical)
         self.body.setChildrenCollapsible(False)
         self.body.addWidget(self.tabs)
@@ -169,6 +172,7 @@ class StreamPane(QFrame):
             self.raw_view.stream_changed(status)
             self.feed_view.stream_changed(status)
         self.state_view.stream_changed(status)
+        self.gate_panel.stream_changed(status)
         state = pane_state(
             status,
             server_url=self.runtime.server_url,

@@ -11,6 +11,7 @@ from ui import pane_commands
 from ui.action_specs import ActionSpec
 from ui.file_job_runner import FileJobRunner
 from ui.server_actions import ServerActions
+from ui.generator_dialog import open_generator
 from ui.stream_actions import StreamActions
 from ui.stream_browser import StreamBrowser
 from ui.stream_pane import StreamPane
@@ -164,6 +165,25 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         separator_before=True,
     ),
     Spec(
+        "filter_by_field",
+        "view",
+        "Filter by field",
+        lambda w: pane_commands.focus_field_filter(w.current),
+        "Ctrl+Alt+F",
+    ),
+    Spec("find", "view", "Find…", lambda w: pane_commands.find(w.current), "Ctrl+F"),
+    Spec("find_next", "view", "Find next", lambda w: pane_commands.find_next(w.current), "F3"),
+    Spec(
+        "find_previous",
+        "view",
+        "Find previous",
+        lambda w: pane_commands.find_next(w.current, forward=False),
+        "Shift+F3",
+    ),
+    Spec(
+        "go_to", "view", "Go to offset or time…", lambda w: pane_commands.jump(w.current), "Ctrl+G"
+    ),
+    Spec(
         "scroll_to_top",
         "view",
         "Scroll to top",
@@ -204,6 +224,14 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         "Local mirrors…",
         lambda w: w.open_mirror_manager(),
         tip="Every mirror on disk: open, reveal or delete",
+    ),
+    Spec(
+        "insert_events",
+        "tools",
+        "Insert events…",
+        lambda w: open_generator(w.current),
+        tip="Append random events to the current stream (load test)",
+        enabled_when=_live,
     ),
     Spec(
         "refresh_browser",

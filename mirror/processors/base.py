@@ -32,7 +32,8 @@ from typing import Any, Generic, TypeVar
 import apsw
 
 from mirror.db import MirrorDb
-from mirror.processor import Event, EventBatch, StoredState, StreamProcessor, events_after
+from mirror.processor import EventBatch, StoredState, StreamProcessor, events_after
+from mirror.types import Event
 
 S = TypeVar("S")
 
@@ -91,9 +92,9 @@ class MirrorProcessor(StreamProcessor[S]):
             return
         stored = self.db.read_checkpoint(self.slug, self.subscription_key)
         if stored is None:
-            self._set_loaded(self.initial_state(), 0)
+            self.load_from(self.initial_state(), 0)
         else:
-            self._set_loaded(self.parse_state(stored.state), stored.offset)
+            self.load_from(self.parse_state(stored.state), stored.offset)
 
     async def read_checkpoint(self) -> StoredState | None:
         return await asyncio.to_thread(self.db.read_checkpoint, self.slug, self.subscription_key)

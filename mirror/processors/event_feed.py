@@ -24,9 +24,9 @@ import apsw
 from mirror.db import MirrorDb, encode_json
 from mirror.feed_planner import FeedOp, FeedState, plan_feed
 from mirror.jsonb import JsonbEncoder
-from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor
 from mirror.schema import EVENT_FEED_SLUG
+from mirror.types import Event
 
 _COLUMNS = "(local_index, component, first_offset, last_offset, event_count, data)"
 _UPSERT_TAIL = (

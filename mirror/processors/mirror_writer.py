@@ -51,12 +51,12 @@ from typing import Any
 import apsw
 
 from mirror.db import MirrorDb
-from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor, PlannedBatch
 from mirror.processors.event_feed import EventFeedProcessor
 from mirror.processors.raw_events import RawEventsProcessor
 from mirror.reconcile import ReconcileAction, ReconcileDecision, decide_reconcile
 from mirror.schema import INCARNATION_KEY
+from mirror.types import Event
 
 # What one write wrote, per processor: (processor, exit state, checkpoint offset, new events).
 _Written = list[tuple[MirrorProcessor[Any], Any, int, int]]
@@ -214,7 +214,7 @@ class MirrorWriter:
     def _advance(self, written: _Written) -> int:
         """Advance the in-memory states after the commit; the number of new raw events."""
         for processor, state, offset, _ in written:
-            processor._advance(state, offset)
+            processor.advance(state, offset)
         return next((count for p, _, _, count in written if p is self.raw), 0)
 
 

@@ -20,9 +20,9 @@ import apsw
 
 from mirror.db import MirrorDb, encode_json
 from mirror.jsonb import JsonbEncoder
-from mirror.processor import Event
 from mirror.processors.base import MirrorProcessor
 from mirror.schema import RAW_EVENTS_SLUG, REPLAY_CONFLICT
+from mirror.types import Event
 
 # A contiguous batch (the normal case) numbers its rows from the first offset, which saves a
 # JSON extraction per row; otherwise each row takes its own offset, so a gap reaches the
