@@ -15,6 +15,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 from ui_support import UiHarness, fresh_path, ui_harness, wait_for
 
+from mirror.connection_state import ConnectionState, Role
 from mirror.election import WriterElection
 from mirror.paths import mirror_file, writer_lock_file
 from mirror.runtime import RuntimeStatus
@@ -54,7 +55,7 @@ def test_raw_runtime_errors_become_one_sentence() -> None:
     odd = "subscribe failed: getEvents on default:/a b at http://h: boom at /a%20b"
     assert plain_error(odd, host="h") == "Problem with h: boom at /a b."
     state = pane_state(
-        RuntimeStatus("reconnecting", "leader", last_error=RAW_CONNECT_ERROR),
+        RuntimeStatus(ConnectionState.RECONNECTING, Role.LEADER, last_error=RAW_CONNECT_ERROR),
         server_url="http://127.0.0.1:9",
         retry_in=3.2,
     )

@@ -41,10 +41,10 @@ def test_the_session_is_restored_on_the_next_start(qtbot: QtBot, ui: UiHarness) 
     window.focus_pane(first)
     window.resize(1800, 800)
     wait_for(qtbot, lambda: window.splitter.width() > 1400)
-    window.splitter.setSizes([1000, 500])
+    window.splitter.setSizes([1150, 350])
     wanted_sizes = window.splitter.sizes()
     wanted_share = wanted_sizes[0] / sum(wanted_sizes)
-    assert wanted_share > 0.6
+    assert wanted_share > 0.55  # far from an even split, whatever the panes' minimum widths
     closed_early = ui.open(other)
     early = closed_early.current
     assert early is not None

@@ -10,9 +10,9 @@ from mirror.runtime import RuntimeStatus
 from ui.feed_model import FeedModel
 from ui.jump_dialog import JumpDialog, open_jump_dialog
 from ui.labels import CHILD_STREAM_COMPONENT, counted
-from ui.pane_state import pane_state
 from ui.landing import land_feed
 from ui.mirror_lookups import MirrorLookups
+from ui.pane_state import pane_state
 from ui.ports import RuntimeLike
 from ui.row_delegates import FeedRowDelegate
 from ui.search_bar import SearchBar

@@ -10,8 +10,8 @@ from PySide6.QtGui import QKeySequence
 from ui import pane_commands
 from ui.action_specs import ActionSpec
 from ui.file_job_runner import FileJobRunner
-from ui.server_actions import ServerActions
 from ui.generator_dialog import open_generator
+from ui.server_actions import ServerActions
 from ui.stream_actions import StreamActions
 from ui.stream_browser import StreamBrowser
 from ui.stream_pane import StreamPane
