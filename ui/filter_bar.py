@@ -14,11 +14,11 @@ from mirror.search.fields import field_names
 from mirror.search.filter_lang import FilterError, parse_filter
 from ui.event_model import RawEventsModel
 from ui.offload import run_blocking, spawn
+from ui.palette import error_text_style, tone_colors, widget_is_dark
 
 # The word being typed: a field path so far (keys, dots, quoted keys, indexes).
 _WORD = re.compile(r'[A-Za-z0-9_$.\-\[\]"]*$')
 _ALWAYS = ["offset", "type"]
-_ERROR_STYLE = "QLineEdit { border: 1px solid #b3261e; }"
 
 
 def word_before(text: str, cursor: int) -> tuple[int, str]:
@@ -40,7 +40,7 @@ class FilterBar(QWidget):
         self.edit.textEdited.connect(self._complete)
         self.message = QLabel()
         self.message.setAccessibleName("Field filter message")
-        self.message.setStyleSheet("color: #b3261e")
+        self.message.setStyleSheet(error_text_style(widget_is_dark(self)))
         self.message.hide()
         clear = QToolButton()
         clear.setText("Clear")
@@ -70,7 +70,8 @@ class FilterBar(QWidget):
         except FilterError as error:
             self.message.setText(str(error))
             self.message.show()
-            self.edit.setStyleSheet(_ERROR_STYLE)
+            border = tone_colors("error", widget_is_dark(self))[1]
+            self.edit.setStyleSheet(f"QLineEdit {{ border: 1px solid {border}; }}")
             self.edit.setCursorPosition(min(error.column - 1, len(self.edit.text())))
             self.edit.setFocus()
             return False

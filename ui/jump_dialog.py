@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBo
 from ui.jump import JumpError, resolve_jump
 from ui.mirror_lookups import MirrorLookups
 from ui.offload import run_blocking, spawn
+from ui.palette import error_text_style, widget_is_dark
 from ui.time_display import time_display
 
 
@@ -37,7 +38,7 @@ class JumpDialog(QDialog):
         hint.setWordWrap(True)
         self.message = QLabel()
         self.message.setAccessibleName("Jump message")
-        self.message.setStyleSheet("color: #b3261e")
+        self.message.setStyleSheet(error_text_style(widget_is_dark(self)))
         self.message.setWordWrap(True)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

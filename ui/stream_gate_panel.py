@@ -7,6 +7,7 @@ the UI thread (coroutines on the qasync loop), and poll again at once so the gat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Coroutine
 from typing import Any
 
@@ -17,12 +18,15 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from mirror.runtime import RuntimeStatus
 from ui.circuit_breaker_form import CircuitBreakerForm
 from ui.offload import spawn
+from ui.palette import chip_style, widget_is_dark
+from ui.pane_state import plain_error, server_host
 from ui.ports import RuntimeLike
 from ui.stream_gate import breaker_events, gate_view, resume_event
 
+log = logging.getLogger(__name__)
+
 POLL_MS = 1000
-_GATE_COLORS = {"Active": ("#dff3e4", "#1e6b35"), "Paused": ("#fdecea", "#b3261e")}
-_CHIP = "border-radius: 8px; padding: 1px 8px; background: {bg}; color: {fg}; font-weight: 600;"
+_GATE_TONES = {"Active": "ok", "Paused": "error"}
 
 
 class StreamGatePanel(QFrame):
@@ -46,11 +50,6 @@ class StreamGatePanel(QFrame):
         self.resume_button.clicked.connect(self.resume)
         self.action_label = QLabel()
         self.action_label.setAccessibleName("Stream control action")
-        self.error_label = QLabel()
-        self.error_label.setAccessibleName("Stream control error")
-        self.error_label.setStyleSheet("color: #b3261e")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
         self.breaker = CircuitBreakerForm()
         self.breaker.applyRequested.connect(self.apply_limits)
 
@@ -66,7 +65,6 @@ class StreamGatePanel(QFrame):
         layout.setSpacing(2)
         layout.addLayout(gate_row)
         layout.addWidget(self.breaker)
-        layout.addWidget(self.error_label)
 
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -105,20 +103,19 @@ class StreamGatePanel(QFrame):
         try:
             state = await self._runtime.runtime_state()
         except Exception as error:
+            # The gate shows "unknown"; why the server cannot be asked is the pane's one error
+            # banner's to say, in words, not this panel's.
+            log.debug("stream gate poll failed: %s", error)
             self._state = None
-            self.error_label.setText(f"Gate state failed: {error}")
-            self.error_label.show()
         else:
             self._state = state
-            self.error_label.hide()
         finally:
             self._polling = False
         self._render()
 
     def _render(self) -> None:
         view = gate_view(self._state, self._connection, online=self._online)
-        colors = _GATE_COLORS.get(view.gate, ("#ececec", "#555555"))
-        style = _CHIP.format(bg=colors[0], fg=colors[1])
+        style = chip_style(_GATE_TONES.get(view.gate, "muted"), widget_is_dark(self))
         if self.gate_label.text() != view.gate or self.gate_label.styleSheet() != style:
             self.gate_label.setText(view.gate)
             self.gate_label.setStyleSheet(style)
@@ -149,7 +146,8 @@ class StreamGatePanel(QFrame):
         try:
             await work
         except Exception as error:
-            self.action_label.setText(f"{label} failed: {error}")
+            host = server_host(self._runtime.server_url)
+            self.action_label.setText(f"{label} failed: {plain_error(str(error), host=host)}")
         else:
             self.action_label.setText(done)
         finally:
