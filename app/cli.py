@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+THEMES = ("system", "light", "dark")
+
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `streamdesk --help` stays fast and each layer owns its own verbs.
@@ -23,8 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server", help="stream server URL (default: the embedded server)")
     parser.add_argument("--token", help="bearer token for --server (or STREAMDESK_TOKEN)")
     parser.add_argument("--data-dir", help="data directory (default: the user data directory)")
-    parser.add_argument("--path", default="/", help="stream path to open (default: /)")
+    parser.add_argument(
+        "--path",
+        help="stream path to open (default: the windows of the last session, or /; the very "
+        "first start opens a sample stream)",
+    )
     parser.add_argument("--namespace", default="default", help="stream namespace")
+    parser.add_argument(
+        "--theme",
+        choices=THEMES,
+        default="system",
+        help="colours: the system's (default), or light or dark whatever the system says",
+    )
     parser.add_argument(
         "--self-test",
         action="store_true",
