@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+THEMES = ("system", "light", "dark")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server", help="stream server URL (default: the embedded server)")
     parser.add_argument("--token", help="bearer token for --server (or STREAMDESK_TOKEN)")
     parser.add_argument("--data-dir", help="data directory (default: the user data directory)")
-    parser.add_argument("--path", default="/", help="stream path to open (default: /)")
+    parser.add_argument(
+        "--path",
+        help="stream path to open (default: the windows of the last session, or /; the very "
+        "first start opens a sample stream)",
+    )
     parser.add_argument("--namespace", default="default", help="stream namespace")
+    parser.add_argument(
+        "--theme",
+        choices=THEMES,
+        default="system",
+        help="colours: the system's (default), or light or dark whatever the system says",
+    )
     parser.add_argument(
         "--self-test",
         action="store_true",
@@ -56,6 +69,20 @@ def _builtin_processors(data_dir: Path) -> Mapping[str, Callable[[str], object]]
     return builtin_bindings(data_dir / "processors" / CHECKPOINT_FILE_NAME)
 
 
+def no_display(environ: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Why the window cannot open here, or None. Qt itself aborts the process with a page about
+    platform plugins when a Linux session has no display; a plain line says what to do."""
+    if not platform.startswith("linux") or environ.get("QT_QPA_PLATFORM"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set). The "
+        "verbs need none (streamdesk --help lists them; streamdesk serve runs the stream server "
+        "alone); QT_QPA_PLATFORM=offscreen runs the app without showing it"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -73,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is not None:
         result: int = args.run(args)
         return result
+    if (why := no_display(os.environ)) is not None:
+        print(f"streamdesk: {why}", file=sys.stderr)
+        return 1
     from app.gui import run_gui
 
     return run_gui(args)

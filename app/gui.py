@@ -29,6 +29,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.settings import SETTINGS_FILE, Settings
+from app.token_store import TokenStore
 from mirror.builtin_processors import CHECKPOINT_FILE_NAME, builtin_bindings
 from mirror.paths import default_data_dir, validate_server_url
 from mirror.runtime import RuntimeRegistry
@@ -37,9 +38,13 @@ from server.registry import DataDirInUse
 from server.run import EmbeddedServer
 from ui.app_context import AppContext
 from ui.main_window import MainWindow
-from ui.offload import drain
+from ui.offload import drain, spawn
+from ui.palette import apply_theme
+from ui.sample_stream import SAMPLE_PATH, fill_sample
+from ui.session_state import SessionKeeper, restore_session
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.targets import ServerEntry
+from ui.time_display import time_display
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +194,12 @@ def run_gui(args: argparse.Namespace) -> int:
             return 2
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir / SETTINGS_FILE)
+    settings = Settings(data_dir / SETTINGS_FILE, TokenStore())
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
+    time_display().bind_store(settings)
     app.setApplicationName("Streamdesk")
+    apply_theme(app, args.theme)
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -213,13 +220,13 @@ def run_gui(args: argparse.Namespace) -> int:
             return 2
     registry = RuntimeRegistry(data_dir, loop=loop)
     ctx = AppContext(registry, settings, default_server=default, window_factory=MainWindow)
-    namespace, path = _initial_path(args)
     closed = asyncio.Event()
     ctx.allWindowsClosed.connect(closed.set)
+    SessionKeeper(ctx)
     _close_windows_on_signals(ctx)
     try:
         with loop:
-            window = ctx.new_window(ctx.default_target(namespace, path))
+            window = _first_window(ctx, args)
             if args.exit_after_show:
                 # Queued behind the first paint of the window, so it measures time to a window.
                 QTimer.singleShot(0, window.close)
@@ -232,11 +239,28 @@ def run_gui(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_window(ctx: AppContext[MainWindow], args: argparse.Namespace) -> MainWindow:
+    """The stream asked for on the command line; else the last session; else, on the very first
+    start on the embedded server, the sample stream; else /."""
+    asked = args.path is not None or args.namespace != "default" or args.server
+    if not asked:
+        restored = restore_session(ctx)
+        if restored:
+            return restored[0]
+        if ctx.settings.first_start() and ctx.embedded_url is not None:
+            window = ctx.new_window(ctx.default_target(path=SAMPLE_PATH))
+            if window.current is not None:
+                spawn(fill_sample(window.current.runtime), what="filling the sample stream")
+            return window
+    namespace, path = _initial_path(args)
+    return ctx.new_window(ctx.default_target(namespace, path))
+
+
 def _close_windows_on_signals(ctx: AppContext[MainWindow]) -> None:
     """SIGINT / SIGTERM close every window, so the app shuts down as if the user quit."""
 
     def close_all(_signum: int, _frame: object) -> None:
-        QTimer.singleShot(0, lambda: [window.close() for window in list(ctx.windows)])
+        QTimer.singleShot(0, ctx.quit)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, close_all)

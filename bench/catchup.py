@@ -2,6 +2,7 @@
 real runtime, next to the bare SQLite insert rate of the same rows measured in the same run.
 
     .venv/bin/python bench/catchup.py [--events 1000000] [--page 5000] [--pattern random|runs]
+                                      [--search-off-too]
 
 1. Seed: N events (about 200-byte payloads, 5 types) are written straight through the server's
    own engine (``server.registry.StreamRegistry``, batches of 10,000) in a subprocess: not what
@@ -91,11 +92,13 @@ def process_cpu(pid: int) -> float:
 
 
 async def mirror(
-    url: str, data_dir: Path, page: int, server_pid: int
+    url: str, data_dir: Path, page: int, server_pid: int, search: bool = True
 ) -> tuple[float, float, int, Path, float, float]:
     """(seconds to subscribed-and-complete, longest loop stall, events, mirror file, client CPU
-    seconds, server CPU seconds)."""
+    seconds, server CPU seconds). ``search=False`` turns the mirror's search index off first."""
+    from mirror.db import MirrorDb
     from mirror.runtime import RuntimeRegistry, RuntimeTiming
+    from mirror.search.indexer import set_search_enabled
     from wire.stream_client import StreamClient
 
     async with StreamClient(url, STREAM) as client:
@@ -105,6 +108,10 @@ async def mirror(
     probe = StallProbe()
     probe.start()
     runtime = registry.acquire(url, "default", STREAM)
+    if not search:
+        db = MirrorDb.open(runtime.mirror_file)
+        set_search_enabled(db, False)
+        db.close()
     started = time.perf_counter()
     client_cpu, server_cpu = time.process_time(), process_cpu(server_pid)
     runtime.retain()
@@ -152,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", type=int, default=5000, help="getEvents page size")
     parser.add_argument("--pattern", choices=("random", "runs"), default="random")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the files")
+    parser.add_argument(
+        "--search-off-too",
+        action="store_true",
+        help="catch up a second time with the search index off, and print both rates",
+    )
     args = parser.parse_args(argv)
     tune_interpreter()  # the process runs with the app's settings (app.cli.main)
 
@@ -179,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             size_mb = file.stat().st_size / 1e6
             bare_first = bare_rate(file, directory / "bare-1.sqlite3", args.page)
+            off = None
+            if args.search_off_too:
+                off = asyncio.run(
+                    mirror(url, directory / "client-off", args.page, server.pid, False)
+                )
             bare_second = bare_rate(file, directory / "bare-2.sqlite3", args.page)
         finally:
             server.terminate()
@@ -192,7 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"catch-up           {rate:,.0f} events/s ({elapsed:.1f} s to subscribed)")
     print(f"bare executemany   {bare:,.0f} rows/s ({bare_first:,.0f} / {bare_second:,.0f})")
     print(f"ratio              {rate / bare:.1%} of bare")
-    print(f"peak RSS (client)  {peak_mb:,.0f} MB; mirror file {size_mb:,.0f} MB")
+    if off is not None:
+        off_rate = total / off[0]
+        print(
+            f"search index off  {off_rate:,.0f} events/s, {off_rate / bare:.1%} of bare; "
+            f"on/off {rate / off_rate:.1%}"
+        )
+    print(
+        f"peak RSS (client)  {peak_mb:,.0f} MB; mirror file {size_mb:,.0f} MB "
+        f"({size_mb * 1e6 / total:,.0f} bytes per event)"
+    )
     print(f"longest loop stall {longest * 1e3:.0f} ms")
     print(
         f"CPU per event      client {client_cpu / total * 1e6:.1f} µs, "

@@ -18,7 +18,7 @@ import orjson
 from mirror.mirror_files import list_mirrors
 from mirror.paths import default_data_dir
 from mirror.runtime_status import MirrorInfo
-from mirror.table import format_table
+from mirror.table import format_table, terminal_width
 
 EXIT_OK = 0
 
@@ -46,7 +46,7 @@ def mirrors_command(args: argparse.Namespace) -> int:
         else:
             rows = [row for info in found for row in _rows(info)]
             columns = ["server", "namespace", "path", "events", "incarnation", "file"]
-            print(format_table(columns, rows))
+            print(format_table(columns, rows, width=terminal_width(sys.stdout)))
     except BrokenPipeError:
         pass
     return EXIT_OK

@@ -2,9 +2,14 @@
 
 Public API:
 
-- ``await tail(client, after, stop, *, deadline) -> int``: the exit code. ``after``: print
-  events past this offset (None: only new ones, from the server's head when first dialled).
-  Ends with 0 when ``stop`` is set or stdout goes away, 1 when the server refuses the token.
+- ``await tail(client, after, stop, *, deadline, give_up=None) -> int``: the exit code.
+  ``after``: print events past this offset (None: only new ones, from the server's head when
+  first dialled). Ends with 0 when ``stop`` is set or stdout goes away, 1 when the server
+  refuses the token or when ``give_up`` seconds pass without a subscription (the clock
+  restarts at each subscription).
+
+A failed dial is one line on stderr: what went wrong in words (``mirror.cli_failure``) and the
+delay before the next.
 
 Each dial (``runtimeState`` when no offset is known yet, then ``subscribe``, each within
 ``deadline``) is one ``_TailDial``; the runtime's ``mirror.redial.Redialer`` supersedes and
@@ -23,6 +28,7 @@ import orjson
 
 from mirror.backoff import ReconnectCause, reconnect_delay
 from mirror.cli_common import EXIT_OK, fail, refusal
+from mirror.cli_failure import plain_failure
 from mirror.redial import Redialer, close_subscription
 from mirror.types import Delivery
 from wire.stream_client import AuthError, StreamClient, StreamError, Subscription
@@ -32,11 +38,16 @@ _UNSUBSCRIBE_DEADLINE_S = 5.0
 
 
 class _Tail:
-    def __init__(self, client: StreamClient, after: int | None, deadline: float) -> None:
+    def __init__(
+        self, client: StreamClient, after: int | None, deadline: float, give_up: float | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.client = client
         self.last = after
         self.deadline = deadline
+        self.give_up = give_up
+        self.last_failure = "not connected yet"
+        self._give_up_timer: asyncio.TimerHandle | None = None
         self.finished: asyncio.Future[int] = loop.create_future()
         self.broken = False
         self.tasks: set[asyncio.Task[None]] = set()
@@ -51,9 +62,30 @@ class _Tail:
 
     def redial_after(self, epoch: int, message: str, cause: ReconnectCause) -> None:
         if self.redial.is_current(epoch):
-            print(f"streamdesk: {message}", file=sys.stderr)
+            delay = reconnect_delay(cause)
+            self.last_failure = plain_failure(message, self.client.base_url)
+            print(f"streamdesk: {self.last_failure}; retrying in {delay:.1f} s", file=sys.stderr)
             self.redial.supersede()
-            self.redial.arm(asyncio.get_running_loop().time() + reconnect_delay(cause))
+            self.redial.arm(asyncio.get_running_loop().time() + delay)
+            self.arm_give_up()
+
+    def arm_give_up(self) -> None:
+        """Start the clock of ``give_up`` (unless it runs already)."""
+        if self.give_up is not None and self._give_up_timer is None:
+            self._give_up_timer = asyncio.get_running_loop().call_later(self.give_up, self._gave_up)
+
+    def stop_give_up(self) -> None:
+        if self._give_up_timer is not None:
+            self._give_up_timer.cancel()
+            self._give_up_timer = None
+
+    def _gave_up(self) -> None:
+        self.finish(
+            fail(
+                f"gave up after {self.give_up:g} s without a connection to "
+                f"{self.client.base_url}: {self.last_failure}"
+            )
+        )
 
     def finish(self, code: int) -> None:
         if not self.finished.done():
@@ -97,9 +129,7 @@ class _TailDial:
             self.tail.print_batch(batch)
 
     def _on_closed(self, _: asyncio.Future[BaseException]) -> None:
-        self.tail.redial_after(
-            self.epoch, "connection closed; resubscribing", ReconnectCause.CLOSED
-        )
+        self.tail.redial_after(self.epoch, "the connection closed", ReconnectCause.CLOSED)
 
     async def _run(self) -> None:
         tail = self.tail
@@ -116,27 +146,35 @@ class _TailDial:
             return
         except (StreamError, TimeoutError) as error:
             reason = error.message if isinstance(error, StreamError) else "timed out"
-            tail.redial_after(self.epoch, f"{reason}; retrying", ReconnectCause.SUBSCRIBE_FAILED)
+            tail.redial_after(self.epoch, reason, ReconnectCause.SUBSCRIBE_FAILED)
             return
         except Exception as error:
             if not tail.finished.done():
                 tail.finished.set_exception(error)
             return
         self.subscription = subscription
+        tail.stop_give_up()
         subscription.closed.add_done_callback(self._on_closed)
 
 
 async def tail(
-    client: StreamClient, after: int | None, stop: asyncio.Event, *, deadline: float
+    client: StreamClient,
+    after: int | None,
+    stop: asyncio.Event,
+    *,
+    deadline: float,
+    give_up: float | None = None,
 ) -> int:
-    state = _Tail(client, after, deadline)
+    state = _Tail(client, after, deadline, give_up)
     stopped = asyncio.ensure_future(stop.wait())
     stopped.add_done_callback(lambda _: state.finish(EXIT_OK))
+    state.arm_give_up()
     state.redial.dial_now()
     try:
         code = await state.finished
     finally:
         stopped.cancel()
+        state.stop_give_up()
         state.redial.stop()
         if state.tasks:
             await asyncio.gather(*state.tasks, return_exceptions=True)

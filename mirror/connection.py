@@ -11,10 +11,11 @@ Public API:
 - ``fetch_page(client, incarnation, after, limit)``: a page of history proven to be of
   ``incarnation`` (the stream's state read in the same HTTP batch, after the page).
 
-A dial: open the mirror (quarantining it first if damage is pending), ``runtimeState`` (step
-deadline), reconcile (step deadline; a new incarnation archives the old mirror and reconciles a
-fresh one), catch up by paging when more than ``catchup_threshold`` events behind
-(``mirror.catchup``), subscribe from the checkpoint (step deadline), then probe every
+A dial: ``runtimeState`` (step deadline; first, so a server never reached leaves no mirror
+file), open the mirror (quarantining it first if damage is pending), reconcile (step deadline;
+a new incarnation archives the old mirror and reconciles a fresh one), catch up by paging when
+more than ``catchup_threshold`` events behind (``mirror.catchup``), subscribe from the
+checkpoint (step deadline), then probe every
 ``probe_interval``: ``probe_misses`` unanswered probes in a row, a changed incarnation or a
 stalled subscription (the server is ahead and nothing was delivered since the last probe) drop
 the connection. Each delivery must carry the mirror's incarnation in ``batch.state.createdAt``
@@ -125,17 +126,18 @@ class Connection:
 
     async def _run(self) -> None:
         host, timing = self._host, self._host.timing
-        stage = "open mirror"
+        stage = "connect"
         try:
-            writer = await host.files.open()
-            writer = await host.files.quarantine_if_damaged(writer)
-            stage = "connect"
+            # The server first: a connection that never succeeds leaves no empty mirror behind.
             async with asyncio.timeout(timing.step_deadline):
                 state = await self._client.runtime_state()
             core = state["coreProcessorState"]
             created_at, server_max = str(core["createdAt"]), int(core["maxOffset"])
             if not self.current:
                 return
+            stage = "open mirror"
+            writer = await host.files.open()
+            writer = await host.files.quarantine_if_damaged(writer)
             stage = "reconcile"
             reconciled = await self._reconcile(writer, created_at, server_max)
             if reconciled is None:

@@ -6,9 +6,9 @@ Public API:
 - ``ServerCalls(server_url, namespace, path, token, *, is_closed, owner)``: ``client()`` (the
   ``StreamClient`` every call and dial of the runtime uses; ``OfflineError`` without a server,
   ``RuntimeError`` naming ``owner`` once ``is_closed()``), ``set_token(token)`` (used from the
-  next call or dial on), ``await append(event)``, ``await runtime_state()``,
-  ``await child_paths(path)``, ``await aclose()``. None of them touches the runtime's
-  connection or its dial timer.
+  next call or dial on), ``await append(event)``, ``await append_batch(events)``,
+  ``await runtime_state()``, ``await child_paths(path)``, ``await aclose()``. None of them
+  touches the runtime's connection or its dial timer.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ class ServerCalls:
 
     async def append(self, event: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.client().append(event))
+
+    async def append_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [dict(committed) for committed in await self.client().append_batch(events)]
 
     async def runtime_state(self) -> dict[str, Any]:
         return dict(await self.client().runtime_state())

@@ -372,13 +372,22 @@ class StreamRuntime:
 
     async def append(self, event: dict[str, Any]) -> dict[str, Any]:
         committed = await self._calls.append(event)
-        offset = committed.get("offset")
+        self._nudge_after(committed.get("offset"))
+        return committed
+
+    async def append_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append ``events`` in one call (all or none); the committed events, in order."""
+        committed = await self._calls.append_batch(events)
+        if committed:
+            self._nudge_after(committed[-1].get("offset"))
+        return committed
+
+    def _nudge_after(self, offset: object) -> None:
         nudging = self._nudge is not None and not self._nudge.done()
         if self._publisher.status.role is Role.LEADER and isinstance(offset, int) and not nudging:
             # Our own append: check the subscription now rather than at the next probe (one
             # check at a time; a stale subscription is stale for every later append too).
             self._nudge = self.spawn(self._leader.nudge(offset), "nudge after append")
-        return committed
 
     async def runtime_state(self) -> dict[str, Any]:
         return await self._calls.runtime_state()

@@ -1,8 +1,8 @@
 """Regenerate the tour's screenshots from the real app, rendered offscreen.
 
-Starts the embedded stream server in a temporary directory, fills a small demo stream (and a
-child stream) with agent-style events, opens the real main window through the real mirror
-runtime, and saves each view to docs/screenshots/*.png.
+Starts the embedded stream server (with the built-in processors) in a temporary directory,
+fills a small demo stream (and a child stream) with agent-style events, opens the real main
+window through the real mirror runtime, and saves each view to docs/screenshots/*.png.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 """
@@ -16,6 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import argparse
 import asyncio
 import functools
+import json
+import socket
 import sys
 import tempfile
 import time
@@ -27,11 +29,14 @@ import qasync
 from PySide6.QtWidgets import QApplication, QTreeWidgetItem, QWidget
 
 from app.settings import Settings
+from mirror.builtin_processors import builtin_bindings
 from mirror.runtime import RuntimeRegistry
 from server.run import EmbeddedServer
 from ui.app_context import AppContext
+from ui.generator_dialog import open_generator
 from ui.main_window import MainWindow
 from ui.offload import drain
+from ui.palette import apply_theme
 from ui.stream_pane import StreamPane
 from ui.targets import ServerEntry, StreamTarget
 from wire.stream_client import StreamClient
@@ -39,6 +44,7 @@ from wire.stream_client import StreamClient
 REPO = Path(__file__).resolve().parent.parent
 STREAM = "/agents/support-bot"
 CHILD = "/agents/support-bot/session-42"
+GATED = "/agents/rate-limited"
 AGENT = "events.iterate.com/agent"
 SIZE = (1280, 800)
 
@@ -136,6 +142,8 @@ async def shoot(window: MainWindow, out: Path) -> None:
     save(window, out, "type-filter.png")
     raw.select_type(None)
 
+    await shoot_search(window, pane, out)
+
     pane.show_view(1)
     feed = pane.feed_view
     await until(lambda: feed.model.count > 0)
@@ -169,6 +177,30 @@ async def shoot(window: MainWindow, out: Path) -> None:
     console.close()
 
 
+async def shoot_search(window: MainWindow, pane: StreamPane, out: Path) -> None:
+    """A field filter and a search in use, a hit expanded with its match marked."""
+    raw = pane.raw_view
+    raw.filter_bar.edit.setText('payload.tool ~ "order" or payload.text ~ "order"')
+    raw.filter_bar.apply()
+    await until(lambda: raw.model.filtered is not None and raw.model.rowCount() > 0)
+    window.menu_actions["find"].trigger()
+    raw.search_bar.edit.setText("order")
+    session = raw.search_bar.session
+    await until(lambda: session.state.k is not None and session.state.n is not None)
+    session.step(True)
+    await until(lambda: session.state.k == 2)
+    await asyncio.sleep(0.3)
+    row = raw.list.currentIndex().row()
+    raw.model.toggle_expanded(row)
+    await until(lambda: raw.model.pretty_for_row(row) is not None)
+    await asyncio.sleep(0.6)
+    save(window, out, "search-filter.png")
+    raw.search_bar.close_bar()
+    raw.filter_bar.clear()
+    raw.model.toggle_expanded(row)
+    await asyncio.sleep(0.3)
+
+
 async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:
     window = ctx.new_window(ctx.default_target(path=CHILD))
     window.resize(*SIZE)
@@ -187,8 +219,104 @@ async def shoot_offline(ctx: AppContext[MainWindow], out: Path) -> None:
     offline.close()
 
 
+def unreachable_url() -> str:
+    """A loopback URL nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def shoot_error_and_dark(ctx: AppContext[MainWindow], out: Path) -> None:
+    """A pane whose server is gone, in light and dark; then the stream itself in dark."""
+    lab = ServerEntry(name="Lab", url=unreachable_url())
+    window = ctx.new_window(StreamTarget(lab, "default", "/orders/eu"))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    await until(lambda: pane.error_banner.isVisible() and "Retrying" in pane.error_banner.text())
+    await asyncio.sleep(0.3)
+    save(window, out, "connection-error.png")
+    window.close()
+    # As `streamdesk --theme dark` does: the theme is set before the windows open.
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, "dark")
+    dark_window = ctx.new_window(StreamTarget(lab, "default", "/orders/eu"))
+    dark_window.resize(*SIZE)
+    dark_pane = dark_window.current
+    assert dark_pane is not None
+    banner = dark_pane.error_banner
+    await until(lambda: banner.isVisible() and "Retrying" in banner.text())
+    await asyncio.sleep(0.3)
+    save(dark_window, out, "dark-connection-error.png")
+    dark_window.close()
+
+    dark = ctx.new_window(ctx.default_target(path=STREAM))
+    dark.resize(*SIZE)
+    live = dark.current
+    assert live is not None
+    await settle(live)
+    last = live.raw_view.model.rowCount() - 1
+    await until(lambda: live.raw_view.model.event_at(last - 1) is not None)
+    live.raw_view.model.toggle_expanded(last - 1)
+    await asyncio.sleep(0.6)
+    live.raw_view.list.scroll_to_end()
+    await asyncio.sleep(0.3)
+    save(dark, out, "dark-raw-events.png")
+    live.show_view(1)
+    await until(lambda: live.feed_view.model.count > 0)
+    await asyncio.sleep(0.6)
+    save(dark, out, "dark-event-feed.png")
+    dark.close()
+
+
+async def shoot_gate(ctx: AppContext[MainWindow], out: Path) -> None:
+    """A stream paused by the circuit breaker (set from the panel) and the generator dialog."""
+    window = ctx.new_window(ctx.default_target(path=GATED))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    gate = pane.gate_panel
+    await until(gate.breaker.apply_button.isEnabled)
+    gate.breaker.burst.setValue(1)
+    gate.breaker.refill.setValue(1)
+    gate.breaker.apply_button.click()
+    await until(lambda: gate.action_label.text() == "limits applied")
+    composer = pane.composer
+    for n in (1, 2, 3):
+        if n == 3:  # the second append spent more than the burst
+            await until(lambda: gate.gate_label.text() == "Paused")
+        composer.editor.setPlainText(
+            json.dumps({"type": f"{AGENT}/message-received", "payload": {"n": n}})
+        )
+        composer.submit()
+        await until(lambda: composer.state in ("appended", "error"))
+    assert composer.status_label.text().startswith("stream paused:")
+    await asyncio.sleep(0.6)
+    save(window, out, "stream-gate.png")
+    window.close()
+
+    window = ctx.new_window(ctx.default_target(path=STREAM))
+    window.resize(*SIZE)
+    pane = window.current
+    assert pane is not None
+    await settle(pane)
+    dialog = open_generator(pane)
+    assert dialog is not None
+    dialog.count.setValue(500)
+    dialog.seconds.setValue(1)
+    dialog.batch_size.setValue(50)
+    dialog.start_button.click()
+    await until(lambda: dialog.state == "done")
+    await asyncio.sleep(0.3)
+    save(dialog, out, "insert-events.png")
+    dialog.close()
+    window.close()
+
+
 async def main(out: Path, data: Path) -> None:
-    server = EmbeddedServer(data / "server").start_in_thread()
+    bindings = builtin_bindings(data / "processors.sqlite3")
+    server = EmbeddedServer(data / "server", bindings=bindings).start_in_thread()
     try:
         await seed(server.url)
         registry = RuntimeRegistry(data / "app", loop=asyncio.get_running_loop())
@@ -204,6 +332,8 @@ async def main(out: Path, data: Path) -> None:
         await shoot(window, out)
         window.close()
         await shoot_offline(ctx, out)
+        await shoot_gate(ctx, out)
+        await shoot_error_and_dark(ctx, out)
         await drain()
         await registry.aclose()
     finally:

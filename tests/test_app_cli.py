@@ -3,6 +3,7 @@ that stops early (``| head``) ending quietly, as real subprocesses with real pip
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,20 @@ def test_output_into_a_closed_pipe_ends_quietly(verb: list[str], tmp_path: Path)
     assert process.wait(timeout=60) == 0, stderr
     assert first.strip()
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_the_app_with_no_display_says_so_in_one_line(tmp_path: Path) -> None:
+    hidden = {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}
+    env = {name: value for name, value in os.environ.items() if name not in hidden}
+    done = subprocess.run(
+        [*COMMAND, "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("streamdesk: no display to open the window on")
+    assert done.stderr.count("\n") == 1 and "QT_QPA_PLATFORM=offscreen" in done.stderr
+    assert not (tmp_path / "data").exists(), "nothing was started"

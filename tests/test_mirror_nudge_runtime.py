@@ -57,3 +57,28 @@ async def test_a_live_subscription_is_left_alone_after_an_own_append(
         await wait_status(runtime, lambda s: s.event_count >= committed["offset"])
         assert not [r for r in runtime.reconnect_history if r.reason.startswith("nudge:")]
         await assert_mirror_matches_server(runtime, client, through=committed["offset"])
+
+
+async def test_append_batch_commits_all_in_order_and_nudges_a_silent_subscription(
+    tmp_path: Path, server: EmbeddedServer
+) -> None:
+    async with (
+        StreamClient(server.url, PATH) as client,
+        Proxy(server.url) as proxy,
+        open_registry(tmp_path / "d", TIMING) as registry,
+    ):
+        runtime = registry.acquire(proxy.url, "default", PATH)
+        runtime.retain()
+        await wait_status(runtime, lambda s: s.connection == "subscribed")
+        frozen = proxy.freeze_websockets()
+        committed = await runtime.append_batch(
+            [{"type": "test/batch", "payload": {"i": i}} for i in range(20)]
+        )
+        offsets = [event["offset"] for event in committed]
+        assert offsets == list(range(offsets[0], offsets[0] + 20))
+        assert [event["payload"]["i"] for event in committed] == list(range(20))
+        await wait_status(runtime, lambda s: s.event_count >= offsets[-1], 15)
+        for pipe in frozen:
+            pipe.frozen.set()
+        assert any(r.reason.startswith("nudge:") for r in runtime.reconnect_history)
+        await assert_mirror_matches_server(runtime, client, through=offsets[-1])

@@ -13,6 +13,7 @@ import pytest
 from mirror_support import (
     Proxy,
     assert_mirror_matches_server,
+    free_port,
     open_registry,
     seed,
     synced_runtime,
@@ -517,3 +518,13 @@ async def test_save_copy_refuses_the_live_mirror_and_cleans_up_after_a_failure(
     with pytest.raises(OSError):
         await runtime.save_copy(occupied)
     assert sorted(p.name for p in occupied.parent.iterdir()) == ["copy.sqlite3"]
+
+
+async def test_a_server_never_reached_leaves_no_mirror_file(tmp_path: Path) -> None:
+    async with open_registry(tmp_path / "d") as registry:
+        runtime = registry.acquire(f"http://127.0.0.1:{free_port()}", "default", PATH)
+        runtime.retain()
+        status = await wait_status(runtime, lambda s: s.connection == "reconnecting")
+        assert status.role == "leader" and status.last_error
+        assert not runtime.mirror_file.exists()
+        assert registry.list_mirrors() == []

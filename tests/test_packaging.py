@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from mirror.paths import mirror_file
+from ui.sample_stream import SAMPLE_PATH
 from wire.stream_client import StreamClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -240,8 +241,8 @@ def test_bundle_gui_opens_a_window_offscreen(
     data_dir = tmp_path / "data"
     gui = start_binary(built.bundle / APP, "--data-dir", str(data_dir))
     url = gui.wait_for(_LISTENING)[1]
-    # The first window opens the stream "/" on the embedded server, which creates its mirror.
-    mirror = mirror_file(data_dir, url, "default", "/")
+    # The first start opens the sample stream on the embedded server, which creates its mirror.
+    mirror = mirror_file(data_dir, url, "default", SAMPLE_PATH)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while not mirror.exists() and gui.process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

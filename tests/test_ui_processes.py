@@ -23,6 +23,7 @@ from ui_support import UiHarness, event, fresh_path, ui_harness, wait_for
 from mirror.election import WriterElection
 from mirror.paths import mirror_file, writer_lock_file
 from mirror.runtime import MirrorReader
+from ui.sample_stream import SAMPLE_PATH
 
 # `streamdesk --server URL --data-dir DIR --path PATH`, as the installed command runs it.
 DEBUG = "events.iterate.com/debug"
@@ -182,7 +183,7 @@ def test_no_arguments_runs_the_embedded_server_and_a_second_app_shares_it(
         url = embedded_server_url(qtbot, first, info, log)
         port = json.loads((data_dir / "settings.json").read_text())["embedded_port"]
         assert url == f"http://127.0.0.1:{port}"
-        mirror = mirror_file(data_dir, url, "default", "/")
+        mirror = mirror_file(data_dir, url, "default", SAMPLE_PATH)  # the first start's stream
         qtbot.waitUntil(mirror.exists, timeout=60_000)
 
         second = start_app(data_dir, log, "--path", "/second")

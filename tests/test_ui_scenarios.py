@@ -39,7 +39,7 @@ from ui.feed_model import FeedModel
 from ui.file_jobs import partial_path
 from ui.main_window import MainWindow
 from ui.ports import RuntimeLike
-from ui.server_dialog import AddServerDialog
+from ui.server_dialog import ServerDialog
 from ui.stream_browser import StreamBrowser
 from ui.stream_list_view import StreamListView
 from ui.stream_pane import StreamPane
@@ -489,7 +489,7 @@ def test_go_normalises_the_path_and_keeps_the_namespace(qtbot: QtBot, ui: UiHarn
     window.path_edit.setText("/bad:path")
     window.go()
     assert window.current is pane
-    assert '":" is not allowed' in window.statusBar().currentMessage()
+    assert '":" is not allowed' in window.path_error.text()
 
 
 def test_a_mirror_opens_with_the_server_stopped(qtbot: QtBot, tmp_path: Path) -> None:
@@ -519,7 +519,7 @@ def test_a_mirror_opens_with_the_server_stopped(qtbot: QtBot, tmp_path: Path) ->
             mirror_pane = offline.current
             assert mirror_pane is not None
             wait_for(qtbot, lambda: mirror_pane.raw_view.model.total == 4)
-            assert mirror_pane.offline_badge.isVisible()
+            assert mirror_pane.connection_label.text() == "offline mirror"
             rows = all_rows(qtbot, mirror_pane.raw_view.model)
             assert rows[-1].type == f"{DEBUG}/kept"
             assert not mirror_pane.composer.isEnabled()
@@ -697,7 +697,7 @@ def test_unsent_composer_text_comes_back_with_its_stream(qtbot: QtBot, ui: UiHar
 
 
 def test_add_server_checks_the_url_before_closing(qtbot: QtBot) -> None:
-    dialog = AddServerDialog()
+    dialog = ServerDialog()
     qtbot.addWidget(dialog)
     dialog.show()
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.settings import MAX_DRAFTS, MAX_RECENT, Settings
 from ui.targets import RecentStream, ServerEntry
+from ui.time_display import TimeDisplay
 
 
 def test_recent_streams_are_most_recent_first_deduplicated_and_bounded(tmp_path: Path) -> None:
@@ -65,3 +66,15 @@ def test_composer_drafts_are_kept_per_stream_and_bounded(tmp_path: Path) -> None
     bounded = Settings(path)
     assert bounded.composer_draft("default", f"/s{MAX_DRAFTS + 2}") == f"text {MAX_DRAFTS + 2}"
     assert bounded.composer_draft("default", "/s0") is None  # the oldest drafts go first
+
+
+def test_the_utc_choice_is_kept_through_the_time_display(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    display = TimeDisplay()
+    display.bind_store(Settings(path))
+    assert not display.utc
+    display.set_utc(True)
+    assert Settings(path).show_utc_times()
+    reopened = TimeDisplay()
+    reopened.bind_store(Settings(path))
+    assert reopened.utc

@@ -10,7 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,10 +131,13 @@ class UiHarness:
 
 
 @contextmanager
-def ui_harness(qtbot: QtBot, tmp_path: Path) -> Iterator[UiHarness]:
+def ui_harness(
+    qtbot: QtBot, tmp_path: Path, *, bindings: Mapping[str, Callable[[str], object]] | None = None
+) -> Iterator[UiHarness]:
     """An embedded server in a thread, asyncio on Qt, and the app's context on a fresh data
-    directory; windows, tasks and runtimes are closed afterwards."""
-    with qt_asyncio(), EmbeddedServer(tmp_path / "server") as server:
+    directory; windows, tasks and runtimes are closed afterwards. `bindings`: the server's env
+    bindings (e.g. `mirror.builtin_processors.builtin_bindings(...)` for the built-ins)."""
+    with qt_asyncio(), EmbeddedServer(tmp_path / "server", bindings=bindings) as server:
         harness = UiHarness(qtbot, tmp_path / "data", server.url)
         try:
             yield harness

@@ -29,6 +29,8 @@ W = TypeVar("W", bound=AppWindow)
 
 class AppContext(QObject, Generic[W]):
     allWindowsClosed = Signal()
+    # A window is about to close, its panes still open (the session is taken from it).
+    windowClosing = Signal(object)
     serversChanged = Signal()
     recentChanged = Signal()
 
@@ -48,6 +50,8 @@ class AppContext(QObject, Generic[W]):
         self.default_server = default_server
         self._fixed_servers = (default_server, *extra_servers)
         self.windows: list[W] = []
+        # Set by quit(): every window closing from now on is part of the session.
+        self.quitting = False
 
     @property
     def embedded_url(self) -> str | None:
@@ -63,8 +67,8 @@ class AppContext(QObject, Generic[W]):
     def server_for_url(self, url: str) -> ServerEntry | None:
         return next((s for s in self.servers() if s.url == url), None)
 
-    def save_server(self, server: ServerEntry) -> None:
-        self.settings.save_server_profile(server)
+    def save_server(self, server: ServerEntry, *, replacing: str | None = None) -> None:
+        self.settings.save_server_profile(server, replacing=replacing)
         self.serversChanged.emit()
 
     def remove_server(self, name: str) -> None:
@@ -94,6 +98,16 @@ class AppContext(QObject, Generic[W]):
         self.windows.append(window)
         window.show()
         return window
+
+    def quit(self) -> None:
+        """Close every window, as the app ends."""
+        self.quitting = True
+        for window in list(self.windows):
+            window.close()
+
+    def window_closing(self, window: W) -> None:
+        """A window this context made is about to close (its close event says so first)."""
+        self.windowClosing.emit(window)
 
     def window_closed(self, window: W) -> None:
         """A window this context made has closed (its close event says so)."""

@@ -1,7 +1,8 @@
 """The composer: a JSON editor that appends one event (Ctrl+Enter).
 
 Invalid input never leaves the editor: the text is checked first and the reason shown inline;
-a server rejection is shown the same way. An event without an `idempotencyKey` gets one per
+a server rejection is shown the same way (a paused stream's as "stream paused: <reason>"), and the
+draft stays in the editor. An event without an `idempotencyKey` gets one per
 draft, so retrying an append whose answer was lost (a timeout after the server committed it)
 returns the stored event instead of appending it twice.
 """
@@ -23,10 +24,9 @@ from PySide6.QtWidgets import (
 from ui.composer_input import DEFAULT_COMPOSER_TEXT, DraftKeys, check_composer_text
 from ui.json_paint import JsonHighlighter, monospace_font
 from ui.offload import spawn
+from ui.palette import error_text_style, tone_colors, widget_is_dark
 from ui.ports import RuntimeLike
-
-_ERROR_STYLE = "color: #b3261e"
-_OK_STYLE = "color: #2e7d32"
+from ui.stream_gate import refusal_text
 
 
 class Composer(QWidget):
@@ -91,7 +91,7 @@ class Composer(QWidget):
             return
         verdict = check_composer_text(self.editor.toPlainText())
         if verdict.event is None:
-            self._show("error", verdict.error or "Invalid event.", _ERROR_STYLE)
+            self._show("error", verdict.error or "Invalid event.", self._error_style())
             return
         self._show("appending", "Appending…", "")
         event = self._keys.stamp(verdict.event)
@@ -101,13 +101,14 @@ class Composer(QWidget):
         try:
             committed = await self._runtime.append(event)
         except Exception as error:
-            self._show("error", f"Append failed: {error}", _ERROR_STYLE)
+            self._show("error", refusal_text(error), self._error_style())
             self.append_button.setText("Retry append")
             return
         self._keys.appended()
         self._appended_text = self.editor.toPlainText()
         self.append_button.setText("Append event")
-        self._show("appended", f"Appended at offset {committed.get('offset')}.", _OK_STYLE)
+        ok_style = f"color: {tone_colors('ok', widget_is_dark(self))[1]}"
+        self._show("appended", f"Appended at offset {committed.get('offset')}.", ok_style)
         self.appended.emit(committed)
 
     def unsent_text(self) -> str | None:
@@ -123,6 +124,9 @@ class Composer(QWidget):
     def _edited(self) -> None:
         if self.state in ("appended", "error"):
             self._show("idle", "", "")
+
+    def _error_style(self) -> str:
+        return error_text_style(widget_is_dark(self))
 
     def _show(self, state: str, text: str, style: str) -> None:
         self.state = state

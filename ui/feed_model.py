@@ -12,7 +12,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from mirror.event_bounded import read_bounded_feed_item
 from mirror.runtime import FeedRow
+from ui.bounded_json import bounded_pretty
+from ui.json_text import PrettyJson
 from ui.labels import (
     CHILD_STREAM_COMPONENT,
     CREATED_COMPONENT,
@@ -22,6 +25,7 @@ from ui.labels import (
     lifecycle_label,
     offset_range_label,
 )
+from ui.mirror_lookups import MirrorLookups
 from ui.offload import run_blocking
 from ui.ports import RuntimeLike
 from ui.windowed_model import ROW_ROLE, AnyIndex, WindowedListModel
@@ -46,13 +50,23 @@ def feed_row_text(item: FeedRow) -> str:
     return f"{offsets}  {feed_row_type(item)}  {counted(item.event_count, 'event')}"
 
 
+def _load_pretty(lookups: MirrorLookups, local_index: int) -> PrettyJson:
+    return bounded_pretty(lookups.read(lambda conn: read_bounded_feed_item(conn, local_index)))
+
+
 class FeedModel(WindowedListModel[FeedRow]):
     countChanged = Signal()
 
     def __init__(self, runtime: RuntimeLike, parent: QObject | None = None) -> None:
+        lookups = MirrorLookups(runtime.mirror_file)
         super().__init__(
-            runtime, runtime.reader.feed_item_json, what="counting feed items", parent=parent
+            runtime,
+            lambda row: _load_pretty(lookups, row),
+            what="counting feed items",
+            parent=parent,
         )
+        self.lookups = lookups
+        self.destroyed.connect(lambda *_: lookups.close())
         self.refresh()
 
     @property

@@ -12,7 +12,15 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from mirror.mirror_files import is_part_of_mirror
-from ui.file_jobs import JobCancelled, JobProgress, finish_partial, partial_path, write_jsonl
+from ui.file_jobs import (
+    JobCancelled,
+    JobProgress,
+    finish_partial,
+    listed_events_json,
+    partial_path,
+    write_jsonl,
+    write_lines,
+)
 from ui.job_bar import JobBar
 from ui.labels import counted
 from ui.offload import run_blocking, spawn
@@ -90,14 +98,20 @@ class FileJobRunner(QObject):
                 return
             target = Path(chosen)
         destination = target
-        types = pane.raw_view.model.types
+        model = pane.raw_view.model
+        types, query, shown = model.types, model.list_query, model.rowCount()
         reader = pane.runtime.reader
         progress = JobProgress()
 
+        def write() -> int:
+            if query.where is None:
+                return write_jsonl(reader, types, destination, progress)
+            # A field filter: the events the list shows, as many as it counts.
+            lines = listed_events_json(model.lookups, query)
+            return write_lines(lines, shown, destination, progress)
+
         async def export() -> str:
-            written = await run_blocking(
-                write_jsonl, reader, types, destination, progress, long=True
-            )
+            written = await run_blocking(write, long=True)
             return f"Exported {counted(written, 'event')} to {destination}"
 
         self._run("Exporting JSONL", progress, "event", export())

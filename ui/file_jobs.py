@@ -8,9 +8,16 @@ failure or a cancel: the partial file is deleted and the target is as it was.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import apsw
+
+from mirror.event_lookup import listed_json_page
+from mirror.search.queries import SearchQuery
+from ui.mirror_lookups import MirrorLookups
 from ui.ports import ReaderLike
 
 
@@ -55,11 +62,34 @@ def write_jsonl(
 ) -> int:
     """Write every (filtered) event as one JSON line; runs on the long-job pool. Returns the
     number of events written."""
-    progress.total = reader.filtered_count(types) if types else reader.event_count()
+    total = reader.filtered_count(types) if types else reader.event_count()
+    return write_lines(reader.iter_events_json(types), total, target, progress)
+
+
+def listed_events_json(
+    lookups: MirrorLookups, query: SearchQuery, batch: int = 1000
+) -> Iterator[str]:
+    """The JSON of every event a field-filtered list shows, read a page at a time."""
+    after = 0
+    while page := lookups.read(functools.partial(_page, query=query, after=after, batch=batch)):
+        for offset, text in page:
+            after = offset
+            yield text
+
+
+def _page(
+    conn: apsw.Connection, *, query: SearchQuery, after: int, batch: int
+) -> list[tuple[int, str]]:
+    return listed_json_page(conn, query, after, batch)
+
+
+def write_lines(lines: Iterable[str], total: int, target: Path, progress: JobProgress) -> int:
+    """Write each line to ``target`` (through a partial file); returns how many."""
+    progress.total = total
     partial = partial_path(target)
     try:
         with partial.open("w", encoding="utf-8") as out:
-            for line in reader.iter_events_json(types):
+            for line in lines:
                 progress.advance()
                 out.write(line)
                 out.write("\n")

@@ -16,6 +16,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication
 
+from ui.hit_paint import mark_hits
 from ui.json_text import PrettyJson, TokenKind, tokenize_line
 
 _LIGHT = {
@@ -76,8 +77,10 @@ def paint_pretty_json(
     font: QFont,
     colors: dict[TokenKind, QColor],
     plain: QColor,
+    highlight: str = "",
 ) -> None:
-    """Paint the lines that fall inside the painter's clip (a tall row is mostly off screen)."""
+    """Paint the lines that fall inside the painter's clip (a tall row is mostly off screen),
+    hits of ``highlight`` marked."""
     metrics = QFontMetrics(font)
     painter.save()
     painter.setFont(font)
@@ -93,6 +96,7 @@ def paint_pretty_json(
     for number in range(first, last + 1):
         line = pretty.lines[number]
         baseline = rect.top() + number * line_height + metrics.ascent()
+        mark_hits(painter, rect.left(), baseline, line, highlight)
         painter.setPen(plain)
         painter.drawText(QPoint(rect.left(), baseline), line)
         for token in pretty.tokens[number]:

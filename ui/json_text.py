@@ -76,15 +76,61 @@ def pretty_json_text(text: str) -> str:
     return pretty_json_value(value)
 
 
+# Longer lines are wrapped: one text run of megabytes is slow to lay out and past a few
+# million pixels Qt draws it at the wrong place (over its key).
+WRAP_COLUMNS = 160
+
+
+def wrap_line(
+    line: str, tokens: list[Token], width: int = WRAP_COLUMNS
+) -> list[tuple[str, list[Token]]]:
+    """A line cut into pieces of at most ``width`` characters, each with its share of the
+    tokens; continuation pieces are indented under the line's own indentation."""
+    if len(line) <= width:
+        return [(line, tokens)]
+    indent = min(len(line) - len(line.lstrip(" ")) + 4, width // 2)
+    pieces: list[tuple[str, list[Token]]] = []
+    start, first = 0, True
+    while start < len(line):
+        room = width if first else width - indent
+        end = min(len(line), start + room)
+        pad = 0 if first else indent
+        shared = [
+            Token(
+                max(t.start, start) - start + pad,
+                min(t.start + t.length, end) - max(t.start, start),
+                t.kind,
+            )
+            for t in tokens
+            if t.start < end and t.start + t.length > start
+        ]
+        pieces.append((" " * pad + line[start:end], shared))
+        start, first = end, False
+    return pieces
+
+
+def pretty_lines(pretty: str, *, max_lines: int, notes: tuple[str, ...] = ()) -> PrettyJson:
+    """Pretty text as wrapped, tokenised lines (at most ``max_lines`` and a last line saying
+    how many were left out), with ``notes`` (plain lines) on top."""
+    lines: list[str] = list(notes)
+    tokens: list[tuple[Token, ...]] = [() for _ in notes]
+    raw_lines = pretty.split("\n")
+    used = 0
+    for raw in raw_lines:
+        if len(lines) >= max_lines:
+            break
+        used += 1
+        for piece, piece_tokens in wrap_line(raw, tokenize_line(raw)):
+            lines.append(piece)
+            tokens.append(tuple(piece_tokens))
+    if used < len(raw_lines) or len(lines) > max_lines:
+        hidden = len(raw_lines) - used
+        lines, tokens = lines[:max_lines], tokens[:max_lines]
+        lines.append(f"… {hidden:,} more lines (copy the row to see them all)")
+        tokens.append(())
+    return PrettyJson(text=pretty, lines=tuple(lines), tokens=tuple(tokens))
+
+
 def prepare_pretty_json(text: str, *, max_lines: int = 2000) -> PrettyJson:
     """Pretty-print and tokenise JSON for painting, keeping at most `max_lines` lines."""
-    pretty = pretty_json_text(text)
-    lines = pretty.split("\n")
-    if len(lines) > max_lines:
-        hidden = len(lines) - max_lines
-        lines = [*lines[:max_lines], f"… {hidden:,} more lines (copy the row to see them all)"]
-    return PrettyJson(
-        text=pretty,
-        lines=tuple(lines),
-        tokens=tuple(tuple(tokenize_line(line)) for line in lines),
-    )
+    return pretty_lines(pretty_json_text(text), max_lines=max_lines)

@@ -89,3 +89,27 @@ def job_text(title: str, done: int, total: int | None, noun: str | None) -> str:
     if total is None:
         return f"{title}: {counted(done, noun, plural)}"
     return f"{title}: {done:,} / {counted(max(total, done), noun, plural)}"
+
+
+def size_text(n_bytes: int) -> str:
+    """'812 B', '14.2 KB', '3.0 MB', '1.2 GB' (powers of 1024, as file managers show)."""
+    size, unit = float(n_bytes), "B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            break
+        size /= 1024
+    return f"{size:,.0f} B" if unit == "B" else f"{size:,.1f} {unit}"
+
+
+def synced_text(changed: float | None, now: float) -> str:
+    """When a mirror file last changed: 'just now', '5 min ago', '3 h ago', '2 days ago'."""
+    if changed is None:
+        return "never"
+    seconds = max(0.0, now - changed)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600:.0f} h ago"
+    return counted(int(seconds // 86400), "day") + " ago"

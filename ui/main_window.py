@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -27,7 +26,10 @@ from ui.action_specs import build_actions, update_enabled
 from ui.app_context import AppContext
 from ui.file_job_runner import FileJobRunner
 from ui.labels import catchup_text, counted, server_label, window_title
-from ui.server_dialog import AddServerDialog
+from ui.mirror_manager import MirrorManager
+from ui.palette import error_text_style, is_dark
+from ui.pane_state import EDIT_SERVER, RETRY, WORK_OFFLINE
+from ui.server_actions import ServerActions
 from ui.stream_actions import StreamActions
 from ui.stream_address import StreamPathError, normalize_namespace, normalize_path
 from ui.stream_browser import OPEN_SPLIT, OPEN_WINDOW, StreamBrowser
@@ -47,6 +49,7 @@ class MainWindow(QMainWindow):
         self.panes: list[StreamPane] = []
         self.current: StreamPane | None = None
         self.stream_actions = StreamActions(self, ctx, lambda: self.current)
+        self.server_actions = ServerActions(self, ctx, self._chosen_server)
         self.file_jobs = FileJobRunner(self, lambda: self.current)
         self.file_jobs.runningChanged.connect(self._update_actions)
         self.resize(1200, 780)
@@ -106,6 +109,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel("  Path "))
         bar.addWidget(self.path_edit)
         bar.addWidget(self.go_button)
+        self.path_error = QLabel()
+        self.path_error.setAccessibleName("Stream path error")
+        self.path_error.setStyleSheet(error_text_style(is_dark()))
+        self.path_error_action = bar.addWidget(self.path_error)
+        self.path_error_action.setVisible(False)
+        self.path_edit.textEdited.connect(lambda _text: self.path_error_action.setVisible(False))
         self.actions_bar = QToolBar("Actions")
         self.actions_bar.setObjectName("actions-toolbar")
         self.actions_bar.setMovable(False)
@@ -119,8 +128,8 @@ class MainWindow(QMainWindow):
         combo.blockSignals(True)
         combo.clear()
         for server in self.ctx.servers():
-            label = server.name if server.embedded else f"{server.name} ({server.url})"
-            combo.addItem(label, server)
+            # The embedded server's URL shows too: the CLI verbs need it.
+            combo.addItem(f"{server.name} ({server.url})", server)
         combo.addItem(_ADD_SERVER, None)
         if isinstance(current, ServerEntry):
             self._select_server(current)
@@ -146,16 +155,13 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         self.status_label = QLabel()
         self.status_label.setAccessibleName("Status")
-        self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #b3261e")
         self.catchup_label = QLabel()
         self.catchup_bar = QProgressBar()
         self.catchup_bar.setMaximumWidth(180)
         self.catchup_bar.setTextVisible(False)
         self.catchup_label.hide()
         self.catchup_bar.hide()
-        status.addWidget(self.status_label)
-        status.addWidget(self.error_label, 1)
+        status.addWidget(self.status_label, 1)
         status.addPermanentWidget(self.catchup_label)
         status.addPermanentWidget(self.catchup_bar)
         status.addPermanentWidget(self.file_jobs.job_bar)
@@ -171,6 +177,7 @@ class MainWindow(QMainWindow):
         pane.statusChanged.connect(self._pane_status)
         pane.openStream.connect(lambda path, p=pane: self._open_child(p, path))
         pane.closeRequested.connect(self.close_pane)
+        pane.actionRequested.connect(self._pane_action)
         if runtime.server_url is not None:
             draft = self.ctx.settings.composer_draft(runtime.namespace, runtime.path)
             if draft is not None:
@@ -212,6 +219,10 @@ class MainWindow(QMainWindow):
         widths = [max(1, self.splitter.width() // max(1, len(self.panes)))] * len(self.panes)
         self.splitter.setSizes(widths)
 
+    def focus_pane(self, pane: StreamPane) -> None:
+        pane.tabs.currentWidget().setFocus()
+        self._pane_focused(pane)
+
     def _pane_focused(self, pane: StreamPane) -> None:
         if pane is not self.current:
             self._make_current(pane)
@@ -243,10 +254,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(
             window_title(pane.runtime.path, pane.runtime.namespace, pane.server_name)
         )
-        self.status_label.setText(
-            f"{status.connection} · {status.role} · {counted(status.event_count, 'event')}"
-        )
-        self.error_label.setText(status.last_error or "")
+        # The pane's banner carries the error: the status bar only names the state.
+        summary = pane.state.summary if pane.state is not None else status.connection
+        self.status_label.setText(f"{summary} · {counted(status.event_count, 'event')}")
         catchup = status.catchup
         self.catchup_label.setVisible(catchup is not None)
         self.catchup_bar.setVisible(catchup is not None)
@@ -290,6 +300,24 @@ class MainWindow(QMainWindow):
         if opened is not None:
             opened.show_view(1)
 
+    def _pane_action(self, pane: StreamPane, action: str) -> None:
+        """A button of a pane's error banner."""
+        self._pane_focused(pane)
+        if action == RETRY:
+            self.stream_actions.reconnect()
+        elif action == EDIT_SERVER and pane.target.server is not None:
+            self.server_actions.edit_server(pane.target.server)
+        elif action == WORK_OFFLINE:
+            if not pane.runtime.mirror_file.exists():
+                self.statusBar().showMessage(
+                    f"There is no local mirror of {pane.runtime.path} to work on offline yet", 8000
+                )
+                return
+            target = StreamTarget(
+                None, pane.runtime.namespace, pane.runtime.path, pane.runtime.mirror_file
+            )
+            self.open_checked(target)
+
     def _open_from_browser(self, target: StreamTarget, how: int) -> None:
         if how == OPEN_WINDOW:
             self.ctx.new_window(target)
@@ -303,9 +331,12 @@ class MainWindow(QMainWindow):
         try:
             path = normalize_path(self.path_edit.text())
         except StreamPathError as error:
-            self.statusBar().showMessage(str(error), 8000)
+            # Said beside the field it is about, where the eye already is.
+            self.path_error.setText(f"  {error}")
+            self.path_error_action.setVisible(True)
             self.path_edit.setFocus()
             return
+        self.path_error_action.setVisible(False)
         namespace = normalize_namespace(self.namespace_edit.text())
         server = self.server_combo.currentData()
         if not isinstance(server, ServerEntry):
@@ -342,23 +373,41 @@ class MainWindow(QMainWindow):
         if chosen:
             self.open_checked(StreamTarget(None, "default", "/", mirror_file=Path(chosen)))
 
+    def open_mirror_manager(self) -> MirrorManager:
+        manager = MirrorManager(
+            self.ctx.registry,
+            embedded_url=self.ctx.embedded_url,
+            open_files=self._open_mirror_files,
+            parent=self,
+        )
+        manager.openTarget.connect(self.open_checked)
+        manager.finished.connect(lambda _result: self.browser.refresh_mirrors())
+        manager.open()
+        return manager
+
+    def _open_mirror_files(self) -> set[Path]:
+        windows = [w for w in self.ctx.windows if isinstance(w, MainWindow)]
+        return {pane.runtime.mirror_file for w in windows for pane in w.panes}
+
     def new_window(self) -> None:
         self.ctx.new_window(self.current.target if self.current is not None else None)
 
     # --- servers ---------------------------------------------------------------------------
 
+    def _chosen_server(self) -> ServerEntry | None:
+        server = self.server_combo.currentData()
+        return server if isinstance(server, ServerEntry) else None
+
     def add_server(self) -> None:
-        dialog = AddServerDialog(self)
-        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.entry is not None:
-            self.ctx.save_server(dialog.entry)
-            self._select_server(dialog.entry)
-        elif self.current is not None and self.current.target.server is not None:
+        dialog = self.server_actions.add_server(on_saved=self._select_server)
+        dialog.rejected.connect(self._reselect_current_server)
+
+    def _reselect_current_server(self) -> None:
+        if self.current is not None and self.current.target.server is not None:
             self._select_server(self.current.target.server)
 
     def remove_server(self) -> None:
-        server = self.server_combo.currentData()
-        if isinstance(server, ServerEntry) and server not in (self.ctx.default_server,):
-            self.ctx.remove_server(server.name)
+        self.server_actions.remove_server()
 
     def show_shortcuts(self) -> None:
         lines = [
@@ -376,10 +425,10 @@ class MainWindow(QMainWindow):
     # --- closing ---------------------------------------------------------------------------
 
     def quit_app(self) -> None:
-        for window in list(self.ctx.windows):
-            window.close()
+        self.ctx.quit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.ctx.window_closing(self)
         # A file still being written would outlive its window: stop it (it deletes its partial).
         self.file_jobs.cancel()
         self.stream_actions.close_consoles()

@@ -9,20 +9,33 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from mirror.runtime import RuntimeStatus
-from ui.event_model import RawEventsModel
+from ui.event_model import PREVIEW_COLUMN, RawEventsModel
+from ui.filter_bar import FilterBar
 from ui.json_text import pretty_json_text
+from ui.jump_dialog import JumpDialog, open_jump_dialog
 from ui.labels import filter_count_text, type_option_label
+from ui.landing import land_raw
+from ui.mirror_lookups import MirrorLookups
 from ui.offload import run_blocking, spawn
-from ui.ports import RuntimeLike
+from ui.pane_state import pane_state
+from ui.ports import ReaderLike, RuntimeLike
 from ui.row_delegates import RawRowDelegate
+from ui.search_bar import SearchBar
 from ui.stream_list_view import StreamListView
+from ui.time_display import time_display
+from ui.whole_event import WholeEventActions
 
 RAW_ROW_HEIGHT = 24
+
+
+def _pretty_event(reader: ReaderLike, offset: int) -> str:
+    return pretty_json_text(reader.event_json(offset))
 
 
 class RawEventsView(QWidget):
@@ -46,6 +59,15 @@ class RawEventsView(QWidget):
         bar.addWidget(self.type_filter)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
+        self.utc_button = QToolButton()
+        self.utc_button.setText("UTC")
+        self.utc_button.setCheckable(True)
+        self.utc_button.setToolTip("Show event times in UTC (else in local time)")
+        self.utc_button.setAccessibleName("Show times in UTC")
+        self.utc_button.setChecked(time_display().utc)
+        self.utc_button.toggled.connect(time_display().set_utc)
+        time_display().changed.connect(self.utc_button.setChecked)
+        bar.addWidget(self.utc_button)
 
         self.list = StreamListView(noun="event", row_height=RAW_ROW_HEIGHT)
         self.list.setAccessibleName("Stream events")
@@ -53,11 +75,12 @@ class RawEventsView(QWidget):
         self.list.setItemDelegate(RawRowDelegate(self.list, self.model))
         header = self.list.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 110)
-        header.resizeSection(2, 220)
+        for column in range(PREVIEW_COLUMN):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(PREVIEW_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(0, 90)
+        header.resizeSection(1, 260)
+        header.resizeSection(2, 190)
 
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -69,12 +92,20 @@ class RawEventsView(QWidget):
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(self.copy_current_json)
         self.list.addAction(copy)
+        self.whole_event = WholeEventActions(
+            self.list, runtime.reader.event_json, self._current_offset
+        )
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        self.filter_bar = FilterBar(self.model)
+        self.filter_bar.edit.returnPressed.connect(self.search_bar_rescope)
+        layout.addWidget(self.filter_bar)
+        self.search_bar = SearchBar(self)
+        layout.addWidget(self.search_bar)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label, 1)
         self.model.countsChanged.connect(self._counts_changed)
@@ -87,6 +118,7 @@ class RawEventsView(QWidget):
     def _filter_chosen(self, index: int) -> None:
         chosen = self.type_filter.itemData(index)
         self.model.set_types([chosen] if isinstance(chosen, str) else None)
+        self.search_bar.session.rescope()
 
     def select_type(self, event_type: str | None) -> None:
         """Filter to one type (None: all); the type must be in the mirror."""
@@ -117,6 +149,7 @@ class RawEventsView(QWidget):
     def stream_changed(self, status: RuntimeStatus) -> None:
         self._status = status
         self.model.stream_changed(status)
+        self.search_bar.session.stream_grew()
         self._update_empty()
 
     def _update_empty(self) -> None:
@@ -126,22 +159,53 @@ class RawEventsView(QWidget):
         if not empty:
             return
         status = self._status
-        if self.model.types:
+        if self.model.where:
+            text = "No stored event matches the filter."
+        elif self.model.types:
             text = "No events of the selected type are stored locally."
-        elif status.connection == "subscribed":
-            text = "The mirror is ready; no events are stored locally yet."
         else:
-            text = f"The mirror is empty; the stream connection is {status.connection}"
-            text += f": {status.last_error}" if status.last_error else "."
+            # The pane's banner says what is wrong; the list only says why it is empty.
+            text = pane_state(status, server_url=self._runtime.server_url).empty_text
         self.empty_label.setText(text)
+
+    def search_bar_rescope(self) -> None:
+        self.search_bar.session.rescope()
+
+    # --- search (ui.search_session.FindHost) ------------------------------------------------
+
+    @property
+    def find_lookups(self) -> MirrorLookups:
+        return self.model.lookups
+
+    def find_scope(self) -> tuple[list[str] | None, str | None]:
+        return self.model.types, self.model.where
+
+    def set_highlight(self, text: str) -> None:
+        self.model.highlight = text
+        self.list.viewport().update()
+
+    async def land_on(self, offset: int) -> bool:
+        """Jump (ui.jump_dialog.JumpHost): select the event at or after ``offset``."""
+        return await land_raw(self.list, self.model, offset) is not None
+
+    def open_jump(self) -> JumpDialog:
+        return open_jump_dialog(self, self)
+
+    async def show_hit(self, offset: int, text: str) -> None:
+        await land_raw(self.list, self.model, offset)
 
     # --- copy and export -------------------------------------------------------------------
 
-    def copy_current_json(self) -> None:
+    def _current_offset(self) -> int | None:
         event = self.model.event_at(self.list.currentIndex().row())
-        if event is not None:
-            spawn(self._copy(event.offset), what="copying event JSON", owner=self)
+        return None if event is None else event.offset
+
+    def copy_current_json(self) -> None:
+        offset = self._current_offset()
+        if offset is not None:
+            spawn(self._copy(offset), what="copying event JSON", owner=self)
 
     async def _copy(self, offset: int) -> None:
-        text = await run_blocking(self._runtime.reader.event_json, offset)
-        QGuiApplication.clipboard().setText(pretty_json_text(text))
+        # Formatting a big event takes a while: off the UI thread.
+        text = await run_blocking(_pretty_event, self._runtime.reader, offset, long=True)
+        QGuiApplication.clipboard().setText(text)

@@ -17,8 +17,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QP
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from mirror.runtime import FeedRow
-from ui.event_model import RawEventsModel
+from ui.event_model import PREVIEW_COLUMN, RawEventsModel
 from ui.feed_model import LIFECYCLE_COMPONENTS, FeedModel, feed_row_type
+from ui.hit_paint import paint_marked_text
 from ui.json_paint import monospace_font, paint_pretty_json, pretty_json_height, token_colors
 from ui.json_text import PrettyJson
 from ui.labels import (
@@ -62,7 +63,11 @@ class _JsonRowDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, styled, painter, self._view)
 
     def _paint_json(
-        self, painter: QPainter, option: QStyleOptionViewItem, pretty: PrettyJson | None
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        pretty: PrettyJson | None,
+        highlight: str = "",
     ) -> None:
         top = option.rect.top() + self._view.row_height
         area = QRect(option.rect.left(), top, option.rect.width(), option.rect.bottom() - top + 1)
@@ -77,6 +82,7 @@ class _JsonRowDelegate(QStyledItemDelegate):
             self._mono,
             self._colors,
             option.palette.color(QPalette.ColorRole.Text),
+            highlight,
         )
         painter.restore()
 
@@ -98,6 +104,9 @@ class RawRowDelegate(_JsonRowDelegate):
         row = index.row()
         expanded = self._model.is_row_expanded(row)
         if not (expanded and self._view.is_row_tall(row)):
+            if self._model.highlight and index.column() in (1, PREVIEW_COLUMN):
+                self._paint_marked_cell(painter, option, index)
+                return
             super().paint(painter, option, index)
             if index.column() == 0 and self._model.event_at(row) is not None:
                 self._paint_disclosure(painter, option.rect, expanded, option)
@@ -122,11 +131,30 @@ class RawRowDelegate(_JsonRowDelegate):
             align = Qt.AlignmentFlag.AlignVCenter | (
                 Qt.AlignmentFlag.AlignRight if column == 0 else Qt.AlignmentFlag.AlignLeft
             )
+            if self._model.highlight and column in (1, PREVIEW_COLUMN):
+                paint_marked_text(
+                    painter, cell, text, self._model.highlight, font, painter.pen().color()
+                )
+                continue
             elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, cell.width())
             painter.drawText(cell, align, elided)
         painter.restore()
         self._paint_disclosure(painter, meta, True, option)
-        self._paint_json(painter, option, self._model.pretty_for_row(row))
+        self._paint_json(painter, option, self._model.pretty_for_row(row), self._model.highlight)
+
+    def _paint_marked_cell(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex
+    ) -> None:
+        """A type or preview cell with the search text's hits marked."""
+        self._paint_background(painter, option, index, option.rect)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        font = self._mono if index.column() != 1 else option.font
+        text = str(self._model.data(index) or "")
+        cell = option.rect.adjusted(4, 0, -4, 0)
+        paint_marked_text(
+            painter, cell, text, self._model.highlight, font, option.palette.color(role)
+        )
 
     def _paint_disclosure(
         self, painter: QPainter, rect: QRect, expanded: bool, option: QStyleOptionViewItem
@@ -173,7 +201,9 @@ class FeedRowDelegate(_JsonRowDelegate):
             self._paint_group(painter, meta, item, expanded, text_color, muted)
         painter.restore()
         if expanded:
-            self._paint_json(painter, option, self._model.pretty_for_row(row))
+            self._paint_json(
+                painter, option, self._model.pretty_for_row(row), self._model.highlight
+            )
 
     def _paint_group(
         self,

@@ -10,6 +10,7 @@ from mirror.runtime import RuntimeStatus
 from ui.json_paint import JsonHighlighter, monospace_font
 from ui.json_text import pretty_json_value
 from ui.offload import spawn
+from ui.palette import error_text_style, widget_is_dark
 from ui.ports import RuntimeLike
 
 POLL_MS = 1000
@@ -29,7 +30,7 @@ class StateView(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.connection_label)
         self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #b3261e")
+        self.error_label.setStyleSheet(error_text_style(widget_is_dark(self)))
         self.error_label.setWordWrap(True)
         self.error_label.hide()
         self.text = QPlainTextEdit()

@@ -99,7 +99,7 @@ class StreamActions:
         pane = self._current()
         if pane is None:
             return None
-        console = SqlConsole(pane.runtime, self._window)
+        console = SqlConsole(pane.runtime, self._window, history_store=self._ctx.settings)
         self._consoles.append(console)
         console.finished.connect(lambda _result, c=console: self._consoles.remove(c))
         console.show()

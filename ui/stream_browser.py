@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
 
 from mirror.runtime import MirrorInfo
 from ui.app_context import AppContext
+from ui.labels import server_label
 from ui.offload import run_blocking, spawn
+from ui.pane_state import plain_error, server_host
 from ui.stream_address import last_segment
 from ui.targets import ServerEntry, StreamTarget
 
@@ -131,7 +133,9 @@ class StreamBrowser(QWidget):
             children = sorted(await child_paths(path))
         except Exception as error:
             item.setData(0, LOADED_ROLE, False)
-            failed = QTreeWidgetItem(item, [f"failed: {error}"])
+            host = server_host(self._server.url if self._server is not None else None)
+            failed = QTreeWidgetItem(item, [plain_error(str(error), host=host)])
+            failed.setToolTip(0, failed.text(0))
             failed.setFlags(Qt.ItemFlag.NoItemFlags)
             return
         item.takeChildren()
@@ -177,9 +181,14 @@ class StreamBrowser(QWidget):
     async def _load_mirrors(self) -> None:
         mirrors: Sequence[MirrorInfo] = await run_blocking(self._ctx.registry.list_mirrors)
         self.mirrors_root.takeChildren()
+        labels = [_mirror_label(m) for m in mirrors]
         for info in sorted(mirrors, key=lambda m: (m.server_url or "", m.namespace, m.path)):
             where = info.server_url or "unknown server"
-            label = info.path if info.namespace == "default" else f"{info.namespace}:{info.path}"
+            label = _mirror_label(info)
+            if labels.count(label) > 1:
+                # The same stream path mirrored from several servers: say which is which.
+                server = server_label(info.server_url, embedded_url=self._ctx.embedded_url)
+                label += f" · {server if info.server_url else where}"
             if info.archived_at is not None:
                 label += f" (archive of {info.incarnation or 'an unknown incarnation'})"
             item = QTreeWidgetItem(self.mirrors_root, [label, f"{info.event_count:,}"])
@@ -203,7 +212,15 @@ class StreamBrowser(QWidget):
                 )
 
     def mirror_item(self, path: str) -> QTreeWidgetItem | None:
-        return next((item for item in _children(self.mirrors_root) if item.text(0) == path), None)
+        items = self.mirror_items(path)
+        return items[0] if items else None
+
+    def mirror_items(self, path: str) -> list[QTreeWidgetItem]:
+        return [
+            item
+            for item in _children(self.mirrors_root)
+            if item.text(0) == path or item.text(0).startswith(f"{path} · ")
+        ]
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -221,6 +238,10 @@ class StreamBrowser(QWidget):
         menu.addAction("Open in split", lambda: self._open(item, OPEN_SPLIT))
         menu.addAction("Open in new window", lambda: self._open(item, OPEN_WINDOW))
         menu.exec(self.tree.viewport().mapToGlobal(position))
+
+
+def _mirror_label(info: MirrorInfo) -> str:
+    return info.path if info.namespace == "default" else f"{info.namespace}:{info.path}"
 
 
 def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:

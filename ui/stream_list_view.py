@@ -28,6 +28,7 @@ from ui.windowed_model import WindowedListModel
 
 _AT_END_SLACK_PX = 2
 _SETTLE_MS = 250
+_BUTTON_MARGIN = 6
 _USER_INPUT_EVENTS = {
     QEvent.Type.Wheel,
     QEvent.Type.MouseButtonPress,
@@ -55,6 +56,8 @@ class StreamListView(QTableView):
         self.row_height = row_height
         self.pin = TailPin()
         self._tall_rows: set[int] = set()
+        # Width kept free right of the rows for the scroll buttons while one shows.
+        self._gutter = 0
         # What Enter / Space / a click on a row does; views may replace it.
         self.activate: Callable[[int], None] = self._toggle_row
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -235,16 +238,27 @@ class StreamListView(QTableView):
         super().resizeEvent(event)
         self._place_buttons()
 
+    def updateGeometries(self) -> None:
+        # QTableView resets the viewport margins to its headers' sizes: keep the gutter.
+        super().updateGeometries()
+        margins = self.viewportMargins()
+        if margins.right() != self._gutter:
+            self.setViewportMargins(margins.left(), margins.top(), self._gutter, margins.bottom())
+
     def _place_buttons(self) -> None:
-        area = self.viewport().geometry()
-        margin = 10
-        for button in (self.top_button, self.bottom_button):
+        """The scroll buttons sit in a gutter right of the rows, never over their text."""
+        margin = _BUTTON_MARGIN
+        shown = [b for b in (self.top_button, self.bottom_button) if not b.isHidden()]
+        for button in shown:
             button.adjustSize()
-        top = self.top_button
-        top.move(area.right() - top.width() - margin, area.top() + margin)
+        gutter = max((b.width() for b in shown), default=0) + 2 * margin if shown else 0
+        if gutter != self._gutter:
+            self._gutter = gutter
+            self.updateGeometries()
+        area = self.viewport().geometry()
+        left = area.right() + 1 + margin
+        self.top_button.move(left, area.top() + margin)
         bottom = self.bottom_button
-        bottom.move(
-            area.right() - bottom.width() - margin, area.bottom() - bottom.height() - margin
-        )
-        top.raise_()
+        bottom.move(left, area.bottom() - bottom.height() - margin)
+        self.top_button.raise_()
         bottom.raise_()

@@ -6,9 +6,10 @@ runtime the pane retains; the pane releases it when it closes or shows another s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -20,30 +21,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mirror.lock_holder import lock_holder_pid
+from mirror.paths import writer_lock_file
 from mirror.runtime import RuntimeStatus
 from ui.composer import Composer
+from ui.error_banner import ErrorBanner
 from ui.feed_view import FeedView
 from ui.labels import counted
+from ui.palette import banner_style, chip_style, widget_is_dark
+from ui.pane_state import PaneState, pane_state
 from ui.ports import RuntimeLike
 from ui.raw_view import RawEventsView
 from ui.state_view import StateView
+from ui.stream_gate_panel import StreamGatePanel
 from ui.targets import StreamTarget
 
 VIEW_NAMES = ("Raw events", "Event feed", "State")
-_LIVE_CONNECTIONS = {"connecting", "subscribing", "catching-up", "subscribed"}
-_CHIP = "border-radius: 8px; padding: 1px 8px; background: {bg}; color: {fg};"
-_CONNECTION_COLORS = {
-    "subscribed": ("#dff3e4", "#1e6b35"),
-    "catching-up": ("#e3eefc", "#1f4e99"),
-    "reconnecting": ("#fdecea", "#b3261e"),
-    "unauthorized": ("#fdecea", "#b3261e"),
-    "offline": ("#ececec", "#555555"),
-}
+# How often the "Retrying in N s" countdown is redrawn.
+_COUNTDOWN_MS = 1000
 
 
-def _chip(label: QLabel, text: str, colors: tuple[str, str]) -> None:
+def _chip(label: QLabel, text: str, tone: str) -> None:
     # Restyling re-polishes the widget: only when something changed (status updates are many).
-    style = _CHIP.format(bg=colors[0], fg=colors[1])
+    style = chip_style(tone, widget_is_dark(label))
+    label.setVisible(bool(text))
     if label.text() != text:
         label.setText(text)
     if label.styleSheet() != style:
@@ -55,6 +56,8 @@ class StreamPane(QFrame):
     statusChanged = Signal(object)
     openStream = Signal(str)
     closeRequested = Signal(object)
+    # (pane, action): an error banner button (ui.pane_state RETRY / EDIT_SERVER / WORK_OFFLINE).
+    actionRequested = Signal(object, str)
 
     def __init__(
         self,
@@ -70,7 +73,11 @@ class StreamPane(QFrame):
         self.runtime = runtime
         self.target = target
         self.server_name = server_name
-        self._last_seen: tuple[int, int, int] | None = None
+        self._last_seen: tuple[int, int, int, str, bool] | None = None
+        self._retry_at: float | None = None
+        self._retry_record: object = None
+        self._writer_pid: int | None = None
+        self.state: PaneState | None = None
 
         self.path_label = QLabel(runtime.path)
         self.path_label.setStyleSheet("font-family: monospace; font-weight: 600")
@@ -83,14 +90,11 @@ class StreamPane(QFrame):
         self.role_label.setAccessibleName("Role")
         self.count_label = QLabel()
         self.count_label.setAccessibleName("Event count")
-        self.offline_badge = QLabel("OFFLINE")
-        _chip(self.offline_badge, "OFFLINE", ("#555555", "#ffffff"))
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 2)
         header.addWidget(self.path_label)
         header.addWidget(self.where_label)
         header.addStretch(1)
-        header.addWidget(self.offline_badge)
         header.addWidget(self.connection_label)
         header.addWidget(self.role_label)
         header.addWidget(self.count_label)
@@ -102,18 +106,14 @@ class StreamPane(QFrame):
         self.close_button.setVisible(closable)
         header.addWidget(self.close_button)
 
-        self.error_banner = QLabel()
-        self.error_banner.setWordWrap(True)
-        self.error_banner.setAccessibleName("Stream error")
-        self.error_banner.setStyleSheet(
-            "background: #fdecea; color: #8c1d18; padding: 4px 8px; border-radius: 4px"
-        )
+        self.error_banner = ErrorBanner()
+        self.error_banner.actionTriggered.connect(lambda a: self.actionRequested.emit(self, a))
         self.notice_banner = QLabel()
         self.notice_banner.setWordWrap(True)
         self.notice_banner.setAccessibleName("Stream notice")
-        self.notice_banner.setStyleSheet(
-            "background: #fff4ce; color: #5c4400; padding: 4px 8px; border-radius: 4px"
-        )
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(_COUNTDOWN_MS)
+        self._countdown.timeout.connect(lambda: self._on_status(self.runtime.status))
 
         self.raw_view = RawEventsView(runtime)
         self.feed_view = FeedView(runtime)
@@ -126,6 +126,7 @@ class StreamPane(QFrame):
         ):
             self.tabs.addTab(view, name)
         self.composer = Composer(runtime)
+        self.gate_panel = StreamGatePanel(runtime)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -136,6 +137,7 @@ class StreamPane(QFrame):
             wrapper.setContentsMargins(8, 0, 8, 0)
             wrapper.addWidget(banner)
             layout.addLayout(wrapper)
+        layout.addWidget(self.gate_panel)
         self.body = QSplitter(Qt.Orientation.Vertical)
         self.body.setChildrenCollapsible(False)
         self.body.addWidget(self.tabs)
@@ -157,37 +159,74 @@ class StreamPane(QFrame):
         return self.runtime.status
 
     def _on_status(self, status: RuntimeStatus) -> None:
-        seen = (status.event_count, status.max_offset, status.clear_version)
+        # The connection is in it too: the views' empty text says why they are empty.
+        seen = (
+            status.event_count,
+            status.max_offset,
+            status.clear_version,
+            status.connection,
+            status.last_error is None,
+        )
         if seen != self._last_seen:
             self._last_seen = seen
             self.raw_view.stream_changed(status)
             self.feed_view.stream_changed(status)
         self.state_view.stream_changed(status)
-        _chip(
-            self.connection_label,
-            status.connection,
-            _CONNECTION_COLORS.get(status.connection, ("#ececec", "#333333")),
+        self.gate_panel.stream_changed(status)
+        state = pane_state(
+            status,
+            server_url=self.runtime.server_url,
+            retry_in=self._retry_in(status),
+            writer_pid=self._follower_writer(status),
         )
-        role_colors = ("#ede7f6", "#4527a0") if status.role == "leader" else ("#ececec", "#333")
-        _chip(self.role_label, status.role, role_colors)
+        self.state = state
+        _chip(self.connection_label, state.chip, state.chip_tone)
+        _chip(self.role_label, state.role, state.role_tone)
         self.count_label.setText(counted(status.event_count, "event"))
-        self.offline_badge.setVisible(
-            self.runtime.server_url is None or status.connection not in _LIVE_CONNECTIONS
+        self.error_banner.show_message(
+            state.error, state.actions, "error" if state.chip_tone == "error" else "warn"
         )
-        self.error_banner.setVisible(bool(status.last_error))
-        error = f"Stream error: {status.last_error}" if status.last_error else ""
-        if error and status.connection == "unauthorized":
-            error += (
-                " — the server refused the token. Save the server again with the right token"
-                " (Servers ▸ Add server…), then press F5 to reconnect."
-            )
-        self.error_banner.setText(error)
+        counting = status.connection == "reconnecting" and self._retry_at is not None
+        if counting != self._countdown.isActive():
+            (self._countdown.start if counting else self._countdown.stop)()
         notice = status.notice
         if notice and status.role == "follower":
             notice = f"Follower: {notice}."
         self.notice_banner.setVisible(bool(notice))
         self.notice_banner.setText(notice or "")
+        self._restyle_notice()
         self.statusChanged.emit(self)
+
+    def _retry_in(self, status: RuntimeStatus) -> float | None:
+        """Seconds until the runtime dials again, from the delay it armed last."""
+        if status.connection != "reconnecting":
+            self._retry_at = None
+            return None
+        history = self.runtime.reconnect_history
+        record = history[-1] if history else None
+        if record is not None and record is not self._retry_record:
+            self._retry_record = record
+            self._retry_at = time.monotonic() + record.wait
+        return None if self._retry_at is None else self._retry_at - time.monotonic()
+
+    def _follower_writer(self, status: RuntimeStatus) -> int | None:
+        """The writer's process id, looked up once each time this pane becomes a follower."""
+        if status.role != "follower":
+            self._writer_pid = None
+        elif self._writer_pid is None:
+            self._writer_pid = lock_holder_pid(writer_lock_file(self.runtime.mirror_file))
+        return self._writer_pid
+
+    def _restyle_notice(self) -> None:
+        style = banner_style("warn", widget_is_dark(self))
+        if self.notice_banner.styleSheet() != style:
+            self.notice_banner.setStyleSheet(style)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.error_banner.restyle()
+            self._on_status(self.runtime.status)
 
     # --- views -----------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from PySide6.QtGui import QKeySequence
 from ui import pane_commands
 from ui.action_specs import ActionSpec
 from ui.file_job_runner import FileJobRunner
+from ui.generator_dialog import open_generator
+from ui.server_actions import ServerActions
 from ui.stream_actions import StreamActions
 from ui.stream_browser import StreamBrowser
 from ui.stream_pane import StreamPane
@@ -36,6 +38,7 @@ class WindowActionHost(Protocol):
     @property
     def browser(self) -> StreamBrowser: ...
     def new_window(self) -> None: ...
+    def open_mirror_manager(self) -> object: ...
     def open_mirror_file(self) -> None: ...
     def close(self) -> bool: ...
     def quit_app(self) -> None: ...
@@ -44,6 +47,8 @@ class WindowActionHost(Protocol):
     def split(self) -> StreamPane | None: ...
     def close_current_pane(self) -> None: ...
     def next_pane(self) -> None: ...
+    @property
+    def server_actions(self) -> ServerActions: ...
     def add_server(self) -> None: ...
     def remove_server(self) -> None: ...
     def show_shortcuts(self) -> None: ...
@@ -160,6 +165,25 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         separator_before=True,
     ),
     Spec(
+        "filter_by_field",
+        "view",
+        "Filter by field",
+        lambda w: pane_commands.focus_field_filter(w.current),
+        "Ctrl+Alt+F",
+    ),
+    Spec("find", "view", "Find…", lambda w: pane_commands.find(w.current), "Ctrl+F"),
+    Spec("find_next", "view", "Find next", lambda w: pane_commands.find_next(w.current), "F3"),
+    Spec(
+        "find_previous",
+        "view",
+        "Find previous",
+        lambda w: pane_commands.find_next(w.current, forward=False),
+        "Shift+F3",
+    ),
+    Spec(
+        "go_to", "view", "Go to offset or time…", lambda w: pane_commands.jump(w.current), "Ctrl+G"
+    ),
+    Spec(
         "scroll_to_top",
         "view",
         "Scroll to top",
@@ -195,6 +219,21 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         tip="Read-only SQL over the current mirror",
     ),
     Spec(
+        "mirror_manager",
+        "tools",
+        "Local mirrors…",
+        lambda w: w.open_mirror_manager(),
+        tip="Every mirror on disk: open, reveal or delete",
+    ),
+    Spec(
+        "insert_events",
+        "tools",
+        "Insert events…",
+        lambda w: open_generator(w.current),
+        tip="Append random events to the current stream (load test)",
+        enabled_when=_live,
+    ),
+    Spec(
         "refresh_browser",
         "tools",
         "Refresh stream browser",
@@ -202,7 +241,16 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         "Ctrl+R",
     ),
     Spec("add_server", "servers", "Add server…", lambda w: w.add_server()),
+    Spec("edit_server", "servers", "Edit server…", lambda w: w.server_actions.edit_server()),
     Spec("remove_server", "servers", "Remove server…", lambda w: w.remove_server()),
+    Spec(
+        "copy_server_url",
+        "servers",
+        "Copy embedded server URL",
+        lambda w: w.server_actions.copy_embedded_url(),
+        separator_before=True,
+        tip="For the command line: streamdesk tail URL PATH",
+    ),
     Spec(
         "shortcuts",
         "help",
@@ -210,4 +258,5 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         lambda w: w.show_shortcuts(),
         QKeySequence.StandardKey.HelpContents,
     ),
+    Spec("about", "help", "About Streamdesk", lambda w: w.server_actions.show_about()),
 )

@@ -43,7 +43,7 @@ class WindowedListModel(QAbstractTableModel, Generic[R]):
     def __init__(
         self,
         runtime: RuntimeLike,
-        load_json: Callable[[int], str],
+        load_pretty: Callable[[int], PrettyJson],
         *,
         what: str,
         parent: QObject | None = None,
@@ -52,7 +52,9 @@ class WindowedListModel(QAbstractTableModel, Generic[R]):
         self._runtime = runtime
         self._count = 0
         self._rows: WindowedRows[R] = WindowedRows(self._load_page, self._loaded, owner=self)
-        self.expanded = ExpandedRows(load_json, self._json_ready, owner=self)
+        self.expanded = ExpandedRows(load_pretty, self._json_ready, owner=self)
+        # Text the rows and expansions mark (the search box's).
+        self.highlight = ""
         self._counts = CountRefresher(
             self._count_once,
             self._cleared,

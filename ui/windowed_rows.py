@@ -122,11 +122,12 @@ class CountRefresher:
 
 class ExpandedRows:
     """Which rows are expanded, keyed by something stable (offset, local_index), and their
-    pretty JSON, formatted off the UI thread and kept for the most recent rows."""
+    pretty JSON, read (bounded for big events) and formatted off the UI thread and kept for the
+    most recent rows."""
 
     def __init__(
         self,
-        load_json: Callable[[int], str],
+        load_pretty: Callable[[int], PrettyJson],
         on_ready: Callable[[int], None],
         *,
         owner: QObject,
@@ -134,7 +135,7 @@ class ExpandedRows:
     ) -> None:
         self._owner = owner
         self.keys: set[int] = set()
-        self._load_json = load_json
+        self._load_pretty = load_pretty
         self._on_ready = on_ready
         self._cache: OrderedDict[int, PrettyJson] = OrderedDict()
         self._cache_size = cache_size
@@ -182,7 +183,7 @@ class ExpandedRows:
 
     async def _load(self, key: int, epoch: int) -> None:
         try:
-            pretty = await run_blocking(_load_pretty, self._load_json, key)
+            pretty = await run_blocking(self._load_pretty, key)
         except Exception as error:
             pretty = prepare_pretty_json(json.dumps({"error": str(error)}))
         if epoch != self._epoch:
@@ -192,7 +193,3 @@ class ExpandedRows:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         self._on_ready(key)
-
-
-def _load_pretty(load_json: Callable[[int], str], key: int) -> PrettyJson:
-    return prepare_pretty_json(load_json(key))

@@ -23,11 +23,12 @@ import binascii
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import orjson
 
 from wire.errors import ProtocolError, RemoteError
+from wire.values import UNDEFINED, BigInt, DecodeHooks, EncodeHooks, RpcTarget
 
 __all__ = [
     "UNDEFINED",
@@ -45,63 +46,6 @@ __all__ = [
     "encode_error",
     "loads",
 ]
-
-
-class _Undefined:
-    """JavaScript `undefined` (distinct from `None`, which is JSON `null`)."""
-
-    _instance: _Undefined | None = None
-
-    def __new__(cls) -> _Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __reduce__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED: Final = _Undefined()
-
-
-class BigInt(int):
-    """A JavaScript `bigint`: an `int` that travels as `["bigint", "digits"]`."""
-
-    def __repr__(self) -> str:
-        return f"BigInt({int(self)})"
-
-
-class RpcTarget:
-    """Base class for objects passed by reference: the peer gets a stub, not a copy.
-
-    Public methods (names not starting with `_`) are callable by the peer.
-    """
-
-
-class DecodeHooks(Protocol):
-    """What a session supplies to turn reference forms into live objects."""
-
-    def on_import(self, kind: str, id: int, path: list[str | int] | None, args: Any) -> Any:
-        """`["import"|"pipeline", id, path?, args?]`: an entry of the receiver's export table."""
-
-    def on_export(self, id: int) -> Any:
-        """`["export", id]`: a stub the sender exports."""
-
-    def on_promise(self, id: int) -> Any:
-        """`["promise", id]`: a promise the sender exports and will resolve."""
-
-
-class EncodeHooks(Protocol):
-    """What a session supplies to send objects by reference."""
-
-    def encode_ref(self, value: object) -> Any:
-        """Return the expression for `value` (e.g. `["export", -1]`) or raise `TypeError`."""
 
 
 MAX_BIGINT_DIGITS: Final = 16384

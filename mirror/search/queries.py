@@ -22,6 +22,9 @@ Public API:
   - ``position(query, offset) -> int | None``: k in "hit k of n" (1-based), None when the event
     at ``offset`` is not a hit.
   - ``indexed_through() -> int``: the last offset the index covers (0 when off or absent).
+- Inside a snapshot (``mirror.event_lookup``): ``indexed_through_in(conn)``, and
+  ``index_sql(query, select)`` (hits from the index over rowids in ``[?, ?)``, after the match
+  expression; the query's row conditions' parameters follow).
   - ``read(body)``: ``body(conn)`` in one snapshot (``mirror.preview_rows`` for a page of hits);
     ``events_json(offsets) -> list[str]``.
   - ``interrupt()`` (from another thread: the running call raises ``apsw.InterruptError``),
@@ -177,7 +180,7 @@ class SearchReads:
     # -- reads --------------------------------------------------------------------------------
 
     def indexed_through(self) -> int:
-        return self.read(_indexed_through)
+        return self.read(indexed_through_in)
 
     def hits(
         self,
@@ -214,7 +217,7 @@ def _event_count(conn: apsw.Connection) -> int:
     return _number(conn, "SELECT max(local_index) + 1 FROM events")
 
 
-def _indexed_through(conn: apsw.Connection) -> int:
+def indexed_through_in(conn: apsw.Connection) -> int:
     """The index's checkpoint, when the index is on and its table exists; else 0."""
     setting = conn.execute(
         "SELECT value FROM mirror_meta WHERE key = ?", (SEARCH_SETTING_KEY,)
@@ -230,7 +233,7 @@ def _indexed_through(conn: apsw.Connection) -> int:
     )
 
 
-def _index_sql(query: SearchQuery, select: str) -> tuple[str, list[object]]:
+def index_sql(query: SearchQuery, select: str) -> tuple[str, list[object]]:
     """Hits from the index over local_index in [?, ?), the event row joined only when needed."""
     conditions, params = query.row_conditions()
     # CROSS JOIN keeps the index as the outer loop, so hits come in rowid order.
@@ -256,11 +259,11 @@ def _hits(
     conn: apsw.Connection, query: SearchQuery, after: int, limit: int, max_scan: int
 ) -> HitPage:
     total = _event_count(conn)
-    indexed = min(_indexed_through(conn), total) if query.indexable else 0
+    indexed = min(indexed_through_in(conn), total) if query.indexable else 0
     offsets: list[int] = []
     start = max(after, 0)
     if start < indexed:
-        sql, params = _index_sql(query, "f.rowid")
+        sql, params = index_sql(query, "f.rowid")
         rows = conn.execute(
             f"{sql} ORDER BY f.rowid LIMIT ?",
             (query.match_expression, start, indexed, *params, limit),
@@ -284,13 +287,13 @@ def _hits(
 def _count(conn: apsw.Connection, query: SearchQuery, through: int | None) -> HitCount:
     total = _event_count(conn)
     end = total if through is None else max(0, min(through, total))
-    indexed = min(_indexed_through(conn), end) if query.indexable else 0
+    indexed = min(indexed_through_in(conn), end) if query.indexable else 0
     n = 0
     if not query.text and query.where is None and through is None:
         n = _type_count(conn, query.types, total)
         return HitCount(n, indexed, total)
     if indexed > 0:
-        sql, params = _index_sql(query, "count(*)")
+        sql, params = index_sql(query, "count(*)")
         n += _number(conn, sql, (query.match_expression, 0, indexed, *params))
     if indexed < end:
         sql, params = _scan_sql(query, "count(*)")
