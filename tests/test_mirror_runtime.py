@@ -425,6 +425,8 @@ async def test_writer_lock_is_held_only_while_open(
             await follower.clear_local()
         runtime.release()
         await wait_status(follower, lambda s: s.role == "leader" and s.connection == "subscribed")
+        # Subscribed is not yet written: the new writer's own presence fact is delivered after.
+        await wait_synced(follower, client)
         await assert_mirror_matches_server(follower, client)
 
 
