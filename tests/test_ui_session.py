@@ -98,9 +98,11 @@ def test_the_first_start_opens_a_sample_stream_and_later_starts_the_session(
         wait_for(
             qtbot, lambda: reopened.current is not None and reopened.current.status.event_count > 0
         )
-        # Appended once: the second start did not fill it again.
-        counts = reopened.current.raw_view.model.type_counts
-        wait_for(qtbot, lambda: sample_types <= set(counts))
+        # Appended once: the second start did not fill it again. (The model replaces its
+        # counts when they change: read them anew on each check.)
+        second = reopened.current
+        wait_for(qtbot, lambda: sample_types <= set(second.raw_view.model.type_counts))
+        counts = second.raw_view.model.type_counts
         assert all(counts[t] == 1 for t in sample_types)
     finally:
         again.close()
