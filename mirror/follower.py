@@ -8,6 +8,8 @@ Public API:
   while it does not, ``unauthorized`` while it refuses the token; every ``probe_interval``.
 - ``await discard_unowned(mirror_file, subscription_key) -> bool``: discard an existing mirror
   this process does not write, under the writer lock; False if another process holds it.
+- ``await set_search_unowned(mirror_file, enabled) -> bool``: the same for the mirror's search
+  index setting (``mirror.search.indexer.set_search_enabled``).
 
 The file itself is watched by the runtime's ``mirror.mirror_watcher.MirrorWatcher`` in every
 role (it follows a file the writing process archived, quarantined or rebuilt).
@@ -25,6 +27,7 @@ from mirror.election import WriterElection
 from mirror.paths import writer_lock_file
 from mirror.processors import MirrorWriter
 from mirror.runtime_status import RuntimeTiming
+from mirror.search.indexer import set_search_enabled
 from mirror.status_publisher import StatusPublisher
 from mirror.writer_file import describe
 from wire.stream_client import AuthError, StreamClient
@@ -46,6 +49,26 @@ async def probe_server(
         else:
             publisher.set(connection=ConnectionState.SUBSCRIBED, last_error=None)
         await asyncio.sleep(timing.probe_interval)
+
+
+async def set_search_unowned(mirror_file: Path, enabled: bool) -> bool:
+    """The search index setting of a mirror no process writes (False: another one does)."""
+    election = WriterElection(writer_lock_file(mirror_file))
+    if not election.try_acquire():
+        return False
+    try:
+
+        def change() -> None:
+            db = MirrorDb.open(mirror_file)
+            try:
+                set_search_enabled(db, enabled)
+            finally:
+                db.close()
+
+        await asyncio.to_thread(change)
+    finally:
+        election.release()
+    return True
 
 
 async def discard_unowned(mirror_file: Path, subscription_key: str) -> bool:

@@ -44,6 +44,7 @@ from mirror.processors import IncarnationMismatch, MirrorWriter
 from mirror.redial import Redialer
 from mirror.runtime_status import ReconnectRecord, RuntimeStatus, RuntimeTiming
 from mirror.search.background import BackgroundIndexing
+from mirror.search.indexer import set_search_enabled
 from mirror.server_calls import ServerCalls
 from mirror.shielded import Shielded
 from mirror.status_publisher import StatusPublisher
@@ -291,6 +292,14 @@ class Leader:
         self._reconnect(
             f"{method} requested", reconnect_delay(ReconnectCause.CONTROL_CALL), is_error=False
         )
+
+    async def set_search_index(self, enabled: bool) -> None:
+        """Turn the mirror's search index on or off (off drops it; on builds it again in the
+        writer's idle time)."""
+        writer = await self.files.open()
+        async with writer.raw.lock, writer.feed.lock:
+            await self.guarded(asyncio.to_thread(set_search_enabled, writer.db, enabled))
+        self.indexing.poke()
 
     async def clear(self) -> None:
         # The dial may not have opened the writer yet; this process holds the lock.

@@ -63,7 +63,7 @@ from mirror.archive import DEFAULT_KEEP_ARCHIVES
 from mirror.connection_state import ConnectionState, Role
 from mirror.election import WriterElection
 from mirror.errors import NotTheWriterError, RuntimeClosedError
-from mirror.follower import discard_unowned, probe_server
+from mirror.follower import discard_unowned, probe_server, set_search_unowned
 from mirror.leader import Leader
 from mirror.mirror_change import MirrorChange
 from mirror.mirror_files import save_copy
@@ -431,6 +431,19 @@ class StreamRuntime:
             self._watcher.signal()
         else:
             self._publisher.cleared(self._publisher.status.notice)
+
+    async def set_search_index(self, enabled: bool) -> None:
+        """Turn this mirror's search index on or off (a per-mirror setting kept in the file;
+        off drops the index, on builds it again in the writer's idle time)."""
+        role = self._publisher.status.role
+        if role is Role.LEADER:
+            await self._leader.set_search_index(enabled)
+        elif role is Role.FOLLOWER or (
+            self.mirror_file.exists() and not await set_search_unowned(self.mirror_file, enabled)
+        ):
+            raise NotTheWriterError(
+                "another Streamdesk process is writing this mirror; change its search index there"
+            )
 
     async def save_copy(
         self, target: Path, on_progress: Callable[[int, int], None] | None = None

@@ -103,3 +103,33 @@ async def test_index_is_rebuilt_with_the_mirror_after_a_reset(
         await indexed(runtime, after["offset"])
         assert hits(runtime.mirror_file, "only-before-the-reset") == ([], 0)
         assert hits(runtime.mirror_file, "only-after-the-reset") == ([after["offset"]], 1)
+
+
+async def test_the_index_is_a_per_mirror_setting(tmp_path: Path, server: EmbeddedServer) -> None:
+    async with StreamClient(server.url, PATH) as client, open_registry(tmp_path / "d") as registry:
+        head = await seed(client, 1000, size=20)
+        runtime = await synced_runtime(registry, server.url, client)
+        await indexed(runtime, head)
+        await runtime.set_search_index(False)
+        reads = SearchReads.open(runtime.mirror_file)
+        try:
+            assert reads.indexed_through() == 0
+            # Still found, by a scan.
+            assert reads.count(SearchQuery.build("test/type-")).n == 1000
+        finally:
+            reads.close()
+        committed = await client.append({"type": "note", "payload": {}})
+        await wait_synced(runtime, client)
+        reads = SearchReads.open(runtime.mirror_file)
+        try:
+            assert reads.indexed_through() == 0, "nothing is indexed while it is off"
+        finally:
+            reads.close()
+        await runtime.set_search_index(True)
+        await indexed(runtime, committed["offset"])
+    # With no process writing it, the setting is changed under the writer lock.
+    async with open_registry(tmp_path / "d") as registry:
+        offline = registry.open_file(runtime.mirror_file)
+        offline.retain()
+        await offline.set_search_index(False)
+        assert await indexed(runtime.mirror_file, 0) == 0

@@ -31,6 +31,7 @@ from ui_support import (
 )
 
 from app.settings import Settings
+from mirror.search.queries import SearchReads
 from server.run import EmbeddedServer
 from ui.composer import Composer
 from ui.composer_input import DEFAULT_COMPOSER_TEXT
@@ -301,6 +302,26 @@ def test_clear_local_rebuilds_the_mirror(qtbot: QtBot, ui: UiHarness) -> None:
     wait_for(qtbot, lambda: pane.status.connection == "subscribed")
     wait_for(qtbot, lambda: pane.raw_view.model.total == pane.status.event_count >= 3)
     assert all_rows(qtbot, pane.raw_view.model)[0].type == CREATED
+
+
+def test_the_search_index_is_turned_off_and_on_from_the_menu(qtbot: QtBot, ui: UiHarness) -> None:
+    window = ui.open(fresh_path())
+    pane = ready(qtbot, window)
+    file = pane.runtime.mirror_file
+
+    def indexed_through() -> int:
+        reads = SearchReads.open(file)
+        try:
+            return reads.indexed_through()
+        finally:
+            reads.close()
+
+    wait_for(qtbot, lambda: indexed_through() >= 3)
+    window.menu_actions["search_index_off"].trigger()
+    wait_for(qtbot, lambda: "Search index off: done" in window.statusBar().currentMessage())
+    assert indexed_through() == 0
+    window.menu_actions["search_index_on"].trigger()
+    wait_for(qtbot, lambda: indexed_through() >= pane.status.event_count >= 3)
 
 
 def test_catch_up_progress_shows_in_the_status_bar(qtbot: QtBot, ui: UiHarness) -> None:

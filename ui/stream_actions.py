@@ -95,6 +95,11 @@ class StreamActions:
         ):
             self._run("Clear local mirror", lambda runtime: runtime.clear_local())
 
+    def search_index(self, enabled: bool) -> None:
+        """The current mirror's search index on or off (off drops it and frees its space)."""
+        label = "Search index on" if enabled else "Search index off"
+        self._run(label, lambda runtime: runtime.set_search_index(enabled))
+
     def open_sql_console(self) -> SqlConsole | None:
         pane = self._current()
         if pane is None:

@@ -140,6 +140,20 @@ WINDOW_ACTIONS: tuple[Spec, ...] = (
         enabled_when=_live,
     ),
     Spec(
+        "search_index_off",
+        "stream",
+        "Turn search index off",
+        lambda w: w.stream_actions.search_index(False),
+        tip="Drop this mirror's search index (search then scans); kept per mirror",
+    ),
+    Spec(
+        "search_index_on",
+        "stream",
+        "Turn search index on",
+        lambda w: w.stream_actions.search_index(True),
+        tip="Build this mirror's search index again, in the background",
+    ),
+    Spec(
         "clear_local",
         "stream",
         "Clear local mirror…",
