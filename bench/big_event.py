@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from qt_probe import QtStallProbe
 
 from mirror.db import MirrorDb
 from mirror.processors import MirrorWriter
@@ -36,7 +36,6 @@ from ui.raw_view import RawEventsView
 
 STALL_TARGET_MS = 100.0
 RSS_TARGET_MB = 100.0
-TICK_MS = 5
 SMALL_EVENTS = 50
 
 
@@ -76,24 +75,6 @@ def reset_peak() -> int:
     return _status_kb("VmRSS")
 
 
-class Probe:
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, (now - self._last) * 1000)
-        self._last = now
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-
 async def until(check: Callable[[], bool], seconds: float = 120.0) -> None:
     deadline = time.perf_counter() + seconds
     while not check():
@@ -107,7 +88,7 @@ async def step(
 ) -> tuple[str, float, float, float]:
     await asyncio.sleep(0.2)  # settle: earlier work has finished
     base = reset_peak()
-    probe = Probe()
+    probe = QtStallProbe()
     started = time.perf_counter()
     action()
     await until(done)

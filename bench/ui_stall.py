@@ -27,8 +27,8 @@ from pathlib import Path
 
 import qasync
 from bench_support import start_server
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from qt_probe import QtStallProbe
 
 from app.interpreter_tuning import tune_interpreter
 from app.settings import Settings
@@ -41,7 +41,6 @@ from ui.targets import ServerEntry
 from wire.stream_client import StreamClient
 
 TARGET_MS = 100.0
-TICK_MS = 5
 PATH = "/bench/stall"
 SEED_BATCH = 1000
 
@@ -60,25 +59,7 @@ async def seed(url: str, count: int) -> None:
             sent += size
 
 
-class StallProbe:
-    def __init__(self) -> None:
-        self.gaps: list[float] = []
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.gaps.append((now - self._last) * 1000)
-        self._last = now
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-
-async def catch_up(url: str, data_dir: Path, total: int) -> tuple[float, float, StallProbe]:
+async def catch_up(url: str, data_dir: Path, total: int) -> tuple[float, float, QtStallProbe]:
     registry = RuntimeRegistry(data_dir, loop=asyncio.get_running_loop())
     server = ServerEntry(name="bench", url=url)
     ctx = AppContext(
@@ -91,7 +72,7 @@ async def catch_up(url: str, data_dir: Path, total: int) -> tuple[float, float, 
     window = ctx.new_window(ctx.default_target(path=PATH))
     opened = time.perf_counter() - started
     # Building the window is a one-off before any catch-up work; it is reported on its own.
-    probe = StallProbe()
+    probe = QtStallProbe()
     pane = window.current
     assert pane is not None
     done = asyncio.Event()

@@ -9,14 +9,13 @@ real runtime can mirror them.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from asgi_support import serve_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -82,21 +81,10 @@ def iterate_like_app(data_dir: Path) -> Starlette:
 async def serve(app: Starlette) -> AsyncIterator[str]:
     """Run ``app`` on this loop at 127.0.0.1 on a free port; yield its base URL. Closes the
     app's stream registry, if it has one, afterwards."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with serve_app(app) as url:
+            yield url
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
         registry = getattr(app.state, "registry", None)
         if registry is not None:
             registry.close()

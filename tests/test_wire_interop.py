@@ -28,8 +28,8 @@ from wire.session import RemoteStub, RpcTarget
 from wire.ws import connect_ws, serve_ws
 
 sys.path.insert(0, str(Path(__file__).parent))
+from asgi_support import serve_app
 from interop_support import INTEROP, node_or_skip, run_node_report
-from test_wire_transport import serve_app
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
