@@ -1,6 +1,10 @@
 """Tail latency: append -> visible in a live query, in the writing process and in a follower.
 
-    .venv/bin/python bench/tail_latency.py [--appends 300] [--interval 0.02]
+    .venv/bin/python bench/tail_latency.py [--appends 300] [--interval 0.02] [--history N]
+
+``--history N`` first gives the stream N events, so the leader catches them up and then builds
+their search index in its idle time WHILE the appends are measured; the index progress at the
+end is printed (the live tail must keep its figures while the index is being built).
 
 The server runs as a subprocess (``python -m server``). This process runs the stream's runtime
 (it wins the writer election: the leader) with a live query over the mirror; a second process
@@ -37,6 +41,7 @@ from bench_support import start_server
 
 from app.interpreter_tuning import tune_interpreter
 from mirror.runtime import RuntimeRegistry, RuntimeStatus, RuntimeTiming
+from mirror.search.queries import SearchReads
 from wire.stream_client import StreamClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +128,23 @@ class FollowerProcess:
             self.process.kill()
 
 
+async def seed_history(url: str, count: int) -> None:
+    async with StreamClient(url, STREAM) as client:
+        for first in range(0, count, 5000):
+            size = min(5000, count - first)
+            await client.append_batch(
+                [{"type": "bench.history", "payload": {"n": first + i}} for i in range(size)]
+            )
+
+
+def indexed_through(file: Path) -> int:
+    reads = SearchReads.open(file)
+    try:
+        return reads.indexed_through()
+    finally:
+        reads.close()
+
+
 async def measure(url: str, data_dir: Path, appends: int, interval: float) -> int:
     registry = RuntimeRegistry(data_dir)
     runtime = registry.acquire(url, "default", STREAM)
@@ -158,6 +180,7 @@ async def measure(url: str, data_dir: Path, appends: int, interval: float) -> in
             )
         writer: list[float] = []
         followers: list[float] = []
+        index_before = indexed_through(runtime.mirror_file)
         async with StreamClient(url, STREAM) as client:
             for i in range(appends):
                 started = time.time()
@@ -171,6 +194,7 @@ async def measure(url: str, data_dir: Path, appends: int, interval: float) -> in
                 assert followed is not None
                 followers.append(followed - started)
                 await asyncio.sleep(interval)
+        index_after = indexed_through(runtime.mirror_file)
         closed = time.time()
         runtime.release()  # the writer lock goes with the runtime
         async with asyncio.timeout(30):
@@ -188,6 +212,7 @@ async def measure(url: str, data_dir: Path, appends: int, interval: float) -> in
             f"  (target p99 < {target} ms; mean {statistics.mean(values) * 1e3:.1f} ms)"
         )
     print(f"takeover  {takeover * 1e3:6.1f} ms after the leader closed  (target < 2000 ms)")
+    print(f"search index built meanwhile: offset {index_before:,} -> {index_after:,}")
     return 0
 
 
@@ -195,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--appends", type=int, default=300)
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between appends")
+    parser.add_argument("--history", type=int, default=0, help="events before the measurement")
     parser.add_argument("--follower", nargs=2, metavar=("DATA_DIR", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tune_interpreter()  # the process runs with the app's settings (app.cli.main)
@@ -204,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="streamdesk-tail-") as tmp:
         server, url = start_server(Path(tmp) / "server")
         try:
+            if args.history:
+                asyncio.run(seed_history(url, args.history))
             return asyncio.run(measure(url, Path(tmp) / "client", args.appends, args.interval))
         finally:
             server.terminate()
