@@ -7,6 +7,8 @@ Public API:
 - ``StateStorage``: protocol with ``async read_state(slug, subscription_key)`` and
   ``async write_state(slug, subscription_key, state, offset)``.
 - ``Snapshot(offset, state)``: what ``snapshot()`` returns.
+- ``StagedBatch``: what ``stage`` returns (fresh events, consumed events, entry offset/state,
+  ``stream_max_offset``, checkpoint offset).
 - ``ReducedEvent(event, previous_state, next_state)`` and ``EventBatch``: what the hooks see.
 - ``StreamProcessor[S]``: subclass it and set ``slug`` (and ``consumes``, ``None`` = every type).
   Override as needed: ``initial_state()``, ``parse_state(stored)`` / ``dump_state(state)``,
@@ -19,11 +21,15 @@ Public API:
   ``await on_state_change(callback) -> unsubscribe``, ``reset()`` (forget the loaded
   checkpoint, e.g. after the mirror was discarded), ``lock`` (held while a batch runs).
 - The steps ``ingest`` runs, public so a host that composes processors in one transaction
-  (``mirror.processors.mirror_writer.MirrorWriter``) runs the very same ones: ``load_from(state,
-  offset)`` (the checkpoint read), ``stage(events, stream_max_offset) -> EventBatch | None``
-  (the new events validated and reduced), then the write (``write_checkpoint``; a mirror
-  processor plans and writes with ``plan_batch`` / ``write_batch``), and ``advance(state,
-  offset)`` once the write is durable (listeners hear of a changed state object).
+  (``mirror.processors.mirror_writer.MirrorWriter``) runs the very same ones, in this order:
+  ``load_from(state, offset)`` (the checkpoint read); ``stage(events, stream_max_offset=None,
+  start=None) -> StagedBatch | None`` (the events past the checkpoint, or past ``start =
+  (offset, state)`` where an unwritten plan ends; the ``consumes`` filter; ``validate_event``
+  per consumed event); ``plan(staged) -> EventBatch`` (the reduction: ``reduce`` per consumed
+  event; a mirror processor plans its rows instead, see ``mirror.processors.base``); the hooks
+  and the write (``write_checkpoint``; a mirror processor writes with ``write_batch``); and
+  ``advance(state, offset)`` once the write is durable (listeners hear of a changed state
+  object). ``stage`` and ``plan`` are pure (no I/O, any thread).
 
 Semantics (ported from the reference ``StreamProcessor``):
 
@@ -33,7 +39,7 @@ Semantics (ported from the reference ``StreamProcessor``):
 - Events at or below the checkpoint (or repeated inside the batch) are dropped; every remaining
   event advances the checkpoint, consumed or not. A batch with nothing new calls no hook and
   writes nothing.
-- Consumed events are validated and reduced; the hooks run; all work registered with
+- Consumed events are validated, then reduced; the hooks run; all work registered with
   ``batch.block_processor_while`` is awaited (all of it settles before any error propagates);
   only then is the checkpoint written, durably, and only after that write succeeds does the
   in-memory state advance. So a failed write leaves the batch to be redelivered and re-applied.
@@ -112,6 +118,20 @@ class ReducedEvent(Generic[S]):
     event: Event
     previous_state: S
     next_state: S
+
+
+@dataclass(frozen=True, slots=True)
+class StagedBatch(Generic[S]):
+    """A batch staged for planning: the events past where it starts (in offset order), the
+    consumed ones among them (``events`` itself when the processor consumes every type), all
+    validated; where it starts (``entry_offset``, ``entry_state``) and the offset it ends at."""
+
+    events: list[Event]
+    consumed: list[Event]
+    entry_offset: int
+    entry_state: S
+    stream_max_offset: int | None
+    checkpoint_offset: int
 
 
 @dataclass(slots=True)
@@ -253,9 +273,10 @@ class StreamProcessor(Generic[S]):
     async def ingest(self, events: Sequence[Event], stream_max_offset: int | None = None) -> None:
         async with self.lock:
             await self._ensure_loaded()
-            batch = self.stage(events, stream_max_offset)
-            if batch is None:
+            staged = self.stage(events, stream_max_offset)
+            if staged is None:
                 return
+            batch = self.plan(staged)
             await self._run_hooks(batch)
             await self.write_checkpoint(batch)
             self.advance(batch.exit_state, batch.checkpoint_offset)
@@ -305,27 +326,51 @@ class StreamProcessor(Generic[S]):
         else:
             self.load_from(self.parse_state(stored.state), stored.offset)
 
-    def stage(self, events: Sequence[Event], stream_max_offset: int | None) -> EventBatch[S] | None:
-        fresh = events_after(events, self._offset)
+    def stage(
+        self,
+        events: Sequence[Event],
+        stream_max_offset: int | None = None,
+        start: tuple[int, S] | None = None,
+    ) -> StagedBatch[S] | None:
+        """The events past the checkpoint (or past ``start = (offset, state)``, where a batch
+        planned and not written yet ends), the consumed ones among them, each validated; None
+        when none is new. Pure: no I/O, any thread."""
+        entry_offset, entry_state = (self._offset, self.state) if start is None else start
+        fresh = events_after(events, entry_offset)
         if not fresh:
             return None
-        entry = cast(S, self._state)
-        state = entry
-        reduced: list[ReducedEvent[S]] = []
         consumes = self.consumes
-        for event in fresh:
-            if consumes is None or event["type"] in consumes:
-                self.validate_event(event)
-                next_state = self.reduce(state, event)
-                reduced.append(ReducedEvent(event, state, next_state))
-                state = next_state
-        return EventBatch(
+        consumed = fresh if consumes is None else [e for e in fresh if e["type"] in consumes]
+        validate = self.validate_event
+        # The default accepts every event; skipping its call per event matters in catch-up,
+        # where every page passes through every mirror processor.
+        if getattr(validate, "__func__", None) is not StreamProcessor.validate_event:
+            for event in consumed:
+                validate(event)
+        return StagedBatch(
             events=fresh,
-            reduced=reduced,
-            entry_state=entry,
-            exit_state=state,
+            consumed=consumed,
+            entry_offset=entry_offset,
+            entry_state=entry_state,
             stream_max_offset=stream_max_offset,
             checkpoint_offset=fresh[-1]["offset"],
+        )
+
+    def plan(self, staged: StagedBatch[S]) -> EventBatch[S]:
+        """The reduction of a staged batch: ``reduce`` per consumed event, for the hooks."""
+        state = staged.entry_state
+        reduced: list[ReducedEvent[S]] = []
+        for event in staged.consumed:
+            next_state = self.reduce(state, event)
+            reduced.append(ReducedEvent(event, state, next_state))
+            state = next_state
+        return EventBatch(
+            events=staged.events,
+            reduced=reduced,
+            entry_state=staged.entry_state,
+            exit_state=state,
+            stream_max_offset=staged.stream_max_offset,
+            checkpoint_offset=staged.checkpoint_offset,
             _keep_alive=self._keep_alive,
             _background=self._background,
         )
