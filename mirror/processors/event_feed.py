@@ -3,9 +3,9 @@
 Public API:
 
 - ``EventFeedProcessor(db, subscription_key="")``: slug ``event-feed``, consumes every type, state
-  ``mirror.feed_planner.FeedState`` (persisted with ``to_json``). ``reduce`` is
-  ``plan_feed(state, [event]).end_state``; ``plan_rows`` runs ``plan_feed(entry_state, events)``
-  and turns its ops into statement parameters, so both paths share one planner.
+  ``mirror.feed_planner.FeedState`` (persisted with ``to_json``). Its plan (``plan_rows``) runs
+  the pure ``plan_feed(entry_state, events)`` once per batch and turns its ops into statement
+  parameters.
 - ``feed_rows(ops, jsonb) -> FeedRows`` and ``write_feed_rows(conn, rows)``: planned ops as
   parameters (insert = upsert on ``local_index``, update = ``last_offset``, ``event_count``,
   ``data``), then executed inside the caller's transaction; inserts go in multi-row statements,
@@ -125,13 +125,9 @@ class EventFeedProcessor(MirrorProcessor[FeedState]):
     def dump_state(self, state: FeedState) -> Any:
         return state.to_json()
 
-    def reduce(self, state: FeedState, event: Event) -> FeedState:
-        return plan_feed(state, [event]).end_state
-
     def plan_rows(
         self, events: Sequence[Event], entry_state: FeedState
     ) -> tuple[FeedRows, FeedState]:
-        # The same pure planner as ``reduce``, run once for the whole batch.
         plan = plan_feed(entry_state, events)
         return feed_rows(plan.ops, self._jsonb), plan.end_state
 

@@ -34,11 +34,12 @@ Public API:
 Why one transaction: the raw insert, the feed ops and the two checkpoint upserts share one
 commit (one WAL sync point instead of four), so catch-up pays SQLite's per-transaction cost
 once per chunk, and a crash can never leave rows without their checkpoint or the other way
-round. Each processor plans with its own ``plan_batch`` and writes through its own
-``write_batch`` (rows + checkpoint), the code its standalone ``ingest`` uses; the feed plans
-with the same pure ``plan_feed`` its ``reduce`` uses. Planning is pure (no transaction): the
-serialization, the JSONB conversion and the feed plan happen there, so the transaction holds
-SQLite work only.
+round. Each processor goes through the ``StreamProcessor`` steps its standalone ``ingest``
+runs: ``plan_batch`` (``stage``: the events past its checkpoint, its ``consumes`` filter, its
+``validate_event``, a rejected event refusing the whole write; then ``plan``: its rows), then
+``write_batch`` (rows + checkpoint), then ``advance`` after the commit. Planning is pure (no
+transaction): the serialization, the JSONB conversion and the feed plan happen there, so the
+transaction holds SQLite work only.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class WriterPlan:
     for it) and where the processor stands once the plan is written (``(offset, state)``)."""
 
     events: Sequence[Event]
+    stream_max_offset: int | None
     incarnation: str | None
     starts: tuple[tuple[int, Any], ...]
     batches: tuple[PlannedBatch[Any] | None, ...]
@@ -99,7 +101,9 @@ class MirrorWriter:
         incarnation: str | None = None,
     ) -> int:
         async with self.raw.lock, self.feed.lock:
-            written = await asyncio.to_thread(self._plan_and_write, events, incarnation)
+            written = await asyncio.to_thread(
+                self._plan_and_write, events, stream_max_offset, incarnation
+            )
             return self._advance(written)
 
     async def plan(
@@ -112,7 +116,7 @@ class MirrorWriter:
         if after is None:
             async with self.raw.lock, self.feed.lock:
                 await asyncio.to_thread(self._load)
-        return await asyncio.to_thread(self._plan, events, after, incarnation)
+        return await asyncio.to_thread(self._plan, events, None, after, incarnation)
 
     async def write(self, plan: WriterPlan) -> int:
         async with self.raw.lock, self.feed.lock:
@@ -136,7 +140,7 @@ class MirrorWriter:
     # -- blocking API -------------------------------------------------------------------------
 
     def apply_sync(self, events: Sequence[Event], *, incarnation: str | None = None) -> int:
-        return self._advance(self._plan_and_write(events, incarnation))
+        return self._advance(self._plan_and_write(events, None, incarnation))
 
     def checkpoint_sync(self) -> int:
         self._load()
@@ -167,7 +171,11 @@ class MirrorWriter:
             processor.load_sync()
 
     def _plan(
-        self, events: Sequence[Event], after: WriterPlan | None, incarnation: str | None
+        self,
+        events: Sequence[Event],
+        stream_max_offset: int | None,
+        after: WriterPlan | None,
+        incarnation: str | None,
     ) -> WriterPlan:
         """Plan every processor's batch (pure; any thread): from where ``after`` ends, or from
         the loaded checkpoints."""
@@ -177,17 +185,20 @@ class MirrorWriter:
             else after.ends
         )
         batches = tuple(
-            p.plan_batch(events, start) for p, start in zip(self.processors, starts, strict=True)
+            p.plan_batch(events, stream_max_offset, start)
+            for p, start in zip(self.processors, starts, strict=True)
         )
         ends = tuple(
-            start if batch is None else (batch.last_offset, batch.exit_state)
+            start if batch is None else (batch.checkpoint_offset, batch.exit_state)
             for start, batch in zip(starts, batches, strict=True)
         )
-        return WriterPlan(events, incarnation, starts, batches, ends)
+        return WriterPlan(events, stream_max_offset, incarnation, starts, batches, ends)
 
-    def _plan_and_write(self, events: Sequence[Event], incarnation: str | None) -> _Written:
+    def _plan_and_write(
+        self, events: Sequence[Event], stream_max_offset: int | None, incarnation: str | None
+    ) -> _Written:
         self._load()
-        return self._write(self._plan(events, None, incarnation))
+        return self._write(self._plan(events, stream_max_offset, None, incarnation))
 
     def _write(self, plan: WriterPlan) -> _Written:
         """SQLite part of an apply (worker thread); memory is not touched here. Each processor
@@ -198,7 +209,7 @@ class MirrorWriter:
             for p, (offset, state) in zip(self.processors, plan.starts, strict=True)
         ):
             # Planned from a state that is gone.
-            plan = self._plan(plan.events, None, plan.incarnation)
+            plan = self._plan(plan.events, plan.stream_max_offset, None, plan.incarnation)
         written: _Written = []
         if not any(plan.batches):
             return written
@@ -208,7 +219,9 @@ class MirrorWriter:
             for processor, batch in zip(self.processors, plan.batches, strict=True):
                 if batch is not None:
                     processor.write_batch(conn, batch)
-                    written.append((processor, batch.exit_state, batch.last_offset, batch.count))
+                    written.append(
+                        (processor, batch.exit_state, batch.checkpoint_offset, len(batch.events))
+                    )
         return written
 
     def _advance(self, written: _Written) -> int:
