@@ -389,7 +389,7 @@ async def test_raw_events_gap_fails_the_batch(db: MirrorDb) -> None:  # 34
     assert db.read_checkpoint(RAW_EVENTS_SLUG) == StoredState(1, {})
 
 
-async def test_feed_processor_reduce_matches_its_batch_writer(db: MirrorDb) -> None:
+async def test_feed_processor_state_is_the_planners_end_state(db: MirrorDb) -> None:
     types = ["events.iterate.com/stream/created", "a", "a", "b", "a", "a"]
     events = [ev(i + 1, t) for i, t in enumerate(types)]
     processor = EventFeedProcessor(db)
