@@ -1,18 +1,20 @@
 """Counts cut in parts over a pool of read connections equal the one-connection count and a
 brute-force scan, on a real mirror past ``PARALLEL_MIN`` events with its index built part way.
 A pool whose connections see another incarnation, or an index that is gone, answers nothing
-and the caller counts those parts itself."""
+and the caller counts those parts itself. A recount from a known count of the same
+incarnation counts only the events since."""
 
 from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import apsw
 import pytest
-from search_support import brute_force, committed, write_mirror
+from search_support import append, brute_force, committed, write_mirror
 
 from mirror.db import MirrorDb
 from mirror.search.indexer import SearchIndexer, set_search_enabled
@@ -159,3 +161,37 @@ def test_each_pool_connection_counts_a_part(mirror: tuple[Path, list[dict[str, A
             assert any("count(*)" in sql and "BETWEEN" in sql for sql in statements)
     finally:
         reads.close()
+
+
+def test_a_recount_counts_only_the_events_since_a_count_of_the_same_incarnation(
+    tmp_path: Path,
+) -> None:
+    bodies = [body(i) for i in range(3000)]
+    db = write_mirror(tmp_path / "m.sqlite3", bodies[:2000])
+    db.set_incarnation("2026-06-01T12:00:00.000Z")
+    SearchIndexer(db).index_next(1500)
+    reads = SearchReads.open(db.path)
+    try:
+        query = SearchQuery.build("zq")
+        first = reads.count(query)
+        assert first.n == expected(committed(bodies[:2000]), "zq", None, None)
+        append(db, bodies[2000:])
+        again = reads.count(query, known=first)
+        assert again.n == expected(committed(bodies), "zq", None, None)
+        assert (again.total, again.incarnation) == (3000, first.incarnation)
+        # The known count is taken as it is: only the events past its total are counted.
+        trusted = replace(first, n=first.n + 1000)
+        assert reads.count(query, known=trusted).n == again.n + 1000
+        # Another incarnation, a longer mirror, no incarnation, or a partial count: all again.
+        for stale in (
+            replace(trusted, incarnation="2026-07-01T00:00:00.000Z"),
+            replace(trusted, total=5000),
+            replace(trusted, incarnation=None),
+        ):
+            assert reads.count(query, known=stale).n == again.n
+        assert reads.count(query, through=2500, known=trusted).n == expected(
+            committed(bodies[:2500]), "zq", None, None
+        )
+    finally:
+        reads.close()
+        db.close()

@@ -18,7 +18,9 @@ Public API:
     index; the rest (the unindexed tail, or everything for a short or empty text) by a scan of
     at most ``max_scan`` events per call, so a call stays bounded: a page may then hold fewer
     than ``limit`` hits without being the end; continue from ``next_after`` until ``exhausted``.
-  - ``count(query, through=None) -> HitCount``: how many hits (at offsets <= ``through``). Exact:
+  - ``count(query, through=None, known=None) -> HitCount``: how many hits (at offsets <=
+    ``through``). ``known``: an earlier whole count of the same query; when it was of this
+    incarnation, only the events since are counted (a live stream is recounted cheaply). Exact:
     the index part costs a count over the index (for one character: a sum of its per-block
     counts), the rest a full scan of the unindexed tail (or of every event for a filter without
     text, or one character with a type or filter); no text, no filter: the per-type counts, no
@@ -36,8 +38,8 @@ Public API:
   - ``interrupt()`` (from another thread: the running call raises ``apsw.InterruptError``),
     ``close()``.
 - ``HitPage(offsets, next_after, exhausted, indexed_through, total)``,
-  ``HitCount(n, indexed_through, total)``: ``indexed_through`` and ``total`` say how much the
-  index covered ("searching 640k of 1M" while it is being built).
+  ``HitCount(n, indexed_through, total, incarnation)``: ``indexed_through`` and ``total`` say
+  how much the index covered ("searching 640k of 1M" while it is being built).
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class HitCount:
     n: int
     indexed_through: int
     total: int
+    incarnation: str | None = None
 
 
 def _where(conditions: list[str]) -> str:
@@ -217,8 +220,10 @@ class SearchReads:
             raise ValueError("limit and max_scan must be at least 1")
         return self.read(lambda conn: _hits(conn, query, after_offset, limit, max_scan))
 
-    def count(self, query: SearchQuery, through: int | None = None) -> HitCount:
-        return self.read(lambda conn: _count(conn, query, through, self._pool))
+    def count(
+        self, query: SearchQuery, through: int | None = None, known: HitCount | None = None
+    ) -> HitCount:
+        return self.read(lambda conn: _count(conn, query, through, self._pool, known))
 
     def position(self, query: SearchQuery, offset: int) -> int | None:
         def body(conn: apsw.Connection) -> int | None:
@@ -339,29 +344,44 @@ def _hits(
 
 
 def _count(
-    conn: apsw.Connection, query: SearchQuery, through: int | None, pool: ScanPool | None
+    conn: apsw.Connection,
+    query: SearchQuery,
+    through: int | None,
+    pool: ScanPool | None,
+    known: HitCount | None = None,
 ) -> HitCount:
     total = _event_count(conn)
     end = total if through is None else max(0, min(through, total))
     coverage = min(indexed_through_in(conn), end) if query.text else 0
+    incarnation = incarnation_in(conn)
     if not query.text and query.where is None and through is None:
-        return HitCount(_type_count(conn, query.types, total), coverage, total)
-    parts = 1 + (pool.size if pool is not None and end >= PARALLEL_MIN else 0)
-    ranges = _split(end, parts)
-    theirs = [partial(_pool_part, query, start, stop, coverage) for start, stop in ranges[1:]]
-    futures = pool.submit(theirs, incarnation_in(conn)) if pool is not None and theirs else []
-    n = _count_range(conn, query, *ranges[0], coverage)
-    for (start, stop), future in zip(ranges[1:], futures, strict=True):
+        return HitCount(_type_count(conn, query.types, total), coverage, total, incarnation)
+    n, start = 0, 0
+    if (
+        known is not None
+        and through is None
+        and known.incarnation is not None
+        and known.incarnation == incarnation
+        and known.total <= total
+    ):
+        # The events of an incarnation never change: only the ones since are counted.
+        n, start = known.n, known.total
+    parts = 1 + (pool.size if pool is not None and end - start >= PARALLEL_MIN else 0)
+    ranges = _split(start, end, parts)
+    theirs = [partial(_pool_part, query, low, high, coverage) for low, high in ranges[1:]]
+    futures = pool.submit(theirs, incarnation) if pool is not None and theirs else []
+    n += _count_range(conn, query, *ranges[0], coverage)
+    for (low, high), future in zip(ranges[1:], futures, strict=True):
         answer = future.result()
-        n += _count_range(conn, query, start, stop, coverage) if answer is None else answer
-    return HitCount(n, coverage, total)
+        n += _count_range(conn, query, low, high, coverage) if answer is None else answer
+    return HitCount(n, coverage, total, incarnation)
 
 
-def _split(end: int, parts: int) -> list[tuple[int, int]]:
-    """``[0, end)`` in ``parts`` ranges (fewer when short), cut at character-block bounds."""
-    step = -(-end // parts // CHAR_BLOCK) * CHAR_BLOCK or CHAR_BLOCK
-    bounds = [*range(0, end, step), end]
-    return list(itertools.pairwise(bounds)) or [(0, 0)]
+def _split(start: int, end: int, parts: int) -> list[tuple[int, int]]:
+    """``[start, end)`` in ``parts`` ranges (fewer when short), cut at character-block bounds."""
+    step = -(-(end - start) // parts // CHAR_BLOCK) * CHAR_BLOCK or CHAR_BLOCK
+    bounds = [*range(start, end, step), end]
+    return list(itertools.pairwise(bounds)) or [(start, start)]
 
 
 def _pool_part(
