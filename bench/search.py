@@ -13,7 +13,9 @@ the same searches answered by a full scan, in one run.
    build rate, time per transaction (how long the writer is held), and the index's bytes per
    event next to the mirror's own (page counts before and after).
 4. The same queries with the index: first page p50/p95 over ``--reps`` runs, count p50/p95,
-   "hit k of n" (position) latency; the scan's median next to it and the ratio.
+   "hit k of n" (position) latency; the scan's median next to it and the ratio. Then the
+   counts again over a ``ScanPool`` of ``--scan-threads`` more connections (default: one per
+   spare core, at most 3), as the app and ``streamdesk search`` count.
 5. Preview: a 100-row window with one-line previews (``mirror.preview_rows``) p50/p95.
 
 Targets (issue 12), at 1,000,000 events: first page p95 < 100 ms, count < 300 ms.
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from mirror.processors import MirrorWriter
 from mirror.search.fields import field_names
 from mirror.search.indexer import DEFAULT_CHUNK, SearchIndexer
 from mirror.search.queries import SearchQuery, SearchReads
+from mirror.search.scan_pool import scan_threads
 
 CREATED_AT = "2026-06-01T12:00:00.123Z"
 TYPES = [
@@ -100,6 +104,8 @@ QUERIES: list[tuple[str, SearchQuery]] = [
     ("filter latencyMs > 995", SearchQuery.build(where="metadata.latencyMs > 995")),
     ("text + filter", SearchQuery.build("refund", where="metadata.latencyMs > 900")),
     ("short text 'zq'", SearchQuery.build("zq")),
+    ("one character 'k'", SearchQuery.build("k")),
+    ("one character + type", SearchQuery.build("k", types=["app.auth/user-login"])),
 ]
 
 
@@ -142,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--scan-reps", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the files")
+    parser.add_argument("--scan-threads", type=int, default=scan_threads())
     args = parser.parse_args(argv)
     tune_interpreter()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-bench-") as tmp:
@@ -167,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         index_s = sum(chunks)
         index_bytes = page_bytes(db) - mirror_bytes
         indexed = {name: measure(reads, q, args.reps, 200_000) for name, q in QUERIES}
+        pooled_reads = SearchReads.open(db.path, args.scan_threads)
+        pooled: dict[str, tuple[list[float], int]] = {}
+        for name, query in QUERIES:
+            counted = pooled_reads.count(query).n
+            samples = timed(partial(pooled_reads.count, query), max(1, args.reps // 4))
+            pooled[name] = (samples, counted)
+        pooled_reads.close()
 
         window = timed(
             lambda: reads.read(
@@ -206,6 +220,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         if idx["n"] != scan["n"]:
             print(f"  MISMATCH: index {idx['n']} hits, scan {scan['n']}")
+    print(f"counts over a pool of {args.scan_threads} more connection(s), same queries:")
+    print("query                       count p50/p95 ms  one connection p50  ratio")
+    for name, _ in QUERIES:
+        samples, n = pooled[name]
+        one = p(indexed[name]["count"], 0.5)
+        print(
+            f"{name:26} {p(samples, 0.5):8.1f} /{p(samples, 0.95):7.1f} {one:18.1f} "
+            f"{one / max(p(samples, 0.5), 1e-3):6.2f}x"
+        )
+        if n != indexed[name]["n"]:
+            print(f"  MISMATCH: pooled count {n}, one connection {indexed[name]['n']}")
     print(f"preview window    100 rows: p50 {p(window, 0.5):.1f} ms, p95 {p(window, 0.95):.1f} ms")
     print(f"field names       {p(fields, 0.5):.1f} ms")
     return 0

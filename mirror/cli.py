@@ -9,17 +9,19 @@ sets ``run(args) -> int`` (the exit code).
   (``mirror.cli_mirrors``), ``search`` (``mirror.cli_search``), ``kill`` and ``reset``
   (``mirror.cli_control``), ``processor run`` and ``generate`` (``mirror.cli_processors``).
 - ``tail URL PATH [--after N] [--timeout SECONDS]``: print events as JSON lines on stdout
-  (after offset N; default: only new events) until Ctrl-C; a failed dial is one line on stderr
-  with the delay before the next; ``--timeout``: exit 1 after SECONDS without a subscription.
+  (after offset N; default: only new events) until Ctrl-C; a failed dial, a close or a failed
+  liveness probe is one line on stderr with the delay before the next dial; a reset stream is
+  one line too, then its new incarnation from offset 1; ``--timeout``: exit 1 after SECONDS
+  without a subscription.
 - ``query MIRROR_FILE SQL [--json] [--max-rows N]``: run read-only SQL over a mirror file and
   print a table (or JSON lines); anything but a read is refused (exit 1) with one line,
   ``read-only: <statement kind> is not allowed`` (``mirror.sql_guard``).
 
 Exit codes: 0 success (and Ctrl-C), 1 the server or the database said no (a refused token
 included) or a ``--timeout`` ran out, 2 bad input (an invalid URL, stream path or JSON: nothing
-is created or sent). ``tail`` (``mirror.cli_tail``) resubscribes with the runtime's reconnect
-machinery (``mirror.redial``, the ``mirror.backoff`` delays, the ``RuntimeTiming`` step
-deadline on each call).
+is created or sent). ``tail`` (``mirror.cli_tail``) follows the stream with the runtime's own
+connection (``mirror.connection``: step deadlines, incarnation checks, liveness probe) and
+reconnect machinery (``mirror.redial``, the ``mirror.backoff`` delays).
 """
 
 from __future__ import annotations
@@ -106,9 +108,7 @@ async def _tail(args: argparse.Namespace, stream: tuple[str, str], stop: asyncio
     url, path = stream
     client = StreamClient(url, path, namespace_of(args), token_of(args))
     try:
-        return await tail(
-            client, args.after, stop, deadline=RuntimeTiming().step_deadline, give_up=args.timeout
-        )
+        return await tail(client, args.after, stop, timing=RuntimeTiming(), give_up=args.timeout)
     finally:
         await client.aclose()
 

@@ -24,6 +24,7 @@ import apsw
 from mirror.preview_rows import preview_at
 from mirror.search.filter_lang import FilterError
 from mirror.search.queries import SearchQuery, SearchReads
+from mirror.search.scan_pool import scan_threads
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _PREVIEW_WIDTH = 100
@@ -65,7 +66,7 @@ def search_command(args: argparse.Namespace) -> int:
     if not file.is_file():
         return _fail(f"no mirror file at {file}", EXIT_FAILED)
     try:
-        reads = SearchReads.open(file)
+        reads = SearchReads.open(file, scan_threads())
     except apsw.Error as error:
         return _fail(f"cannot open {file}: {error}", EXIT_FAILED)
     try:

@@ -1,98 +1,81 @@
-"""``Connection``: ONE dial of the leader: its steps, subscription, deliveries and liveness probe.
+"""``Connection``: ONE dial of a stream: its steps, subscription, deliveries and liveness probe.
+
+The same class serves every host that follows a stream: the runtime's leader (``mirror.leader``,
+whose steps before subscribing are ``mirror.leader_dial``) and the ``tail`` verb
+(``mirror.cli_tail``). What a host does with a dial is its own; how a dial runs, fails and is
+superseded is this module's.
 
 Public API:
 
-- ``ConnectionHost``: what a connection needs of its runtime (the protocol below).
-- ``Connection(host, epoch, client)``: created by the runtime's ``Redialer`` for each dial and
+- ``ConnectionHost``: what a connection needs of its host (the protocol below).
+- ``Connection(host, epoch, client)``: created by the host's ``Redialer`` for each dial and
   started at once; ``cancel()`` supersedes it (the dial and the probe are cancelled, the
-  subscription is closed in the background). ``current``: whether it is still the runtime's
-  connection (``Redialer.is_current(epoch)``); every result, close, delivery and answer goes
-  through that one check before it may touch the runtime, so a late one is dropped.
-- ``fetch_page(client, incarnation, after, limit)``: a page of history proven to be of
-  ``incarnation`` (the stream's state read in the same HTTP batch, after the page).
+  subscription is closed in the background). ``current``: whether it is still the host's
+  connection (``Redialer.is_current(epoch)``); ``if_current(react, *args)`` is THE gate every
+  result, close, delivery and answer goes through before it may touch the host, so a late one
+  is dropped. ``at(stage, cause)``: the step a host's ``prepare`` is in (a failure there says
+  "<stage> failed" and waits the ``mirror.backoff`` delay of ``cause``). ``incarnation``: what
+  this dial proved the server holds (None until prepared); ``delivered_offset``; ``client``.
 
-A dial: ``runtimeState`` (step deadline; first, so a server never reached leaves no mirror
-file), open the mirror (quarantining it first if damage is pending), reconcile (step deadline;
-a new incarnation archives the old mirror and reconciles a fresh one), catch up by paging when
-more than ``catchup_threshold`` events behind (``mirror.catchup``), subscribe from the
-checkpoint (step deadline), then probe every
-``probe_interval``: ``probe_misses`` unanswered probes in a row, a changed incarnation or a
-stalled subscription (the server is ahead and nothing was delivered since the last probe) drop
-the connection. Each delivery must carry the mirror's incarnation in ``batch.state.createdAt``
-or nothing of it is queued and the runtime dials again at once.
+A dial: ``runtimeState`` (step deadline; first, so the host knows the stream's incarnation and
+head before it does anything: the leader leaves no mirror file for a server never reached),
+``host.prepare(connection, incarnation, head)`` (the host's own steps; returns the offset to
+subscribe after, or None when the dial ends there: superseded, or the host already took its
+fault), subscribe (step deadline), ``host.subscribed()``, then probe every ``probe_interval``:
+``probe_misses`` unanswered probes in a row, a changed incarnation or a stalled subscription
+(the server is ahead and nothing was delivered since the last probe) drop the connection. Each
+delivery must carry the dial's incarnation in ``batch.state.createdAt`` or nothing of it reaches
+``host.deliver`` and the host hears ``stream_was_reset``.
+
+Where results go: a refused token to ``host.unauthorized``; a close to
+``host.subscription_closed``; a new incarnation to ``host.stream_was_reset``; any other failure
+to ``host.schedule_reconnect(error, delay)``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from mirror.backoff import ReconnectCause, reconnect_delay
-from mirror.catchup import CatchupWriteError, catch_up
-from mirror.connection_state import ConnectionState
-from mirror.ingest_queue import IngestQueue
-from mirror.integrity import is_damage
-from mirror.processors import IncarnationMismatch, MirrorWriter
-from mirror.processors.mirror_writer import WriterPlan
-from mirror.reconcile import ReconcileAction
 from mirror.redial import Redialer, close_subscription
-from mirror.runtime_status import CatchupProgress, RuntimeTiming
-from mirror.status_publisher import StatusPublisher
+from mirror.runtime_status import RuntimeTiming
 from mirror.types import Delivery, Events
-from mirror.writer_file import WriterFile, describe
+from mirror.writer_file import describe
 from wire.stream_client import AuthError, StreamClient, Subscription
 
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
-SUBSCRIBER = {"description": "streamdesk"}
 
 
 class ConnectionHost(Protocol):
-    timing: RuntimeTiming
-    subscription_key: str
-    files: WriterFile
-    publisher: StatusPublisher
-    ingest: IngestQueue
-    redial: Redialer
+    @property
+    def timing(self) -> RuntimeTiming: ...
+    @property
+    def redial(self) -> Redialer: ...
+    @property
+    def subscription_key(self) -> str | None: ...
+    @property
+    def subscriber(self) -> dict[str, str] | None: ...
 
     def spawn(self, work: Awaitable[T], name: str) -> asyncio.Task[T]: ...
-    async def guarded(self, work: Awaitable[T]) -> T: ...
+    async def prepare(self, connection: Connection, incarnation: str, head: int) -> int | None: ...
+    def subscribed(self) -> None: ...
+    def deliver(self, epoch: int, incarnation: str, events: Events) -> None: ...
     def schedule_reconnect(self, error: str, delay: float) -> None: ...
     def subscription_closed(self, epoch: int, reason: str) -> None: ...
-    def backlog_full(self, pending: int) -> None: ...
     def stream_was_reset(self, reason: str) -> None: ...
     def unauthorized(self, error: AuthError) -> None: ...
-    def write_failed(self, error: BaseException) -> None: ...
-    def heal_damage(self, message: str) -> None: ...
-
-
-async def fetch_page(client: StreamClient, incarnation: str, after: int, limit: int) -> Events:
-    page, core = await client.get_events_with_state(after, limit)
-    created_at = core.get("createdAt")
-    if created_at != incarnation:
-        raise IncarnationMismatch(
-            f"the stream was reset during catch-up (incarnation {incarnation} -> {created_at})"
-        )
-    return page
-
-
-async def _plan_page(
-    writer: MirrorWriter, incarnation: str, events: Events, after: WriterPlan | None
-) -> WriterPlan:
-    return await writer.plan(events, after, incarnation=incarnation)
 
 
 class Connection:
     def __init__(self, host: ConnectionHost, epoch: int, client: StreamClient) -> None:
         self.epoch = epoch
-        # The incarnation this dial proved the server holds (None until reconcile).
+        self.client = client
+        # The incarnation this dial proved the server holds (None until the host prepared it).
         self.incarnation: str | None = None
         self._host = host
-        self._client = client
+        self._stage, self._cause = "connect", ReconnectCause.CONNECT_FAILED
         self._subscription: Subscription | None = None
         self._last_delivered = 0
         self._deliveries = 0
@@ -103,10 +86,14 @@ class Connection:
     def current(self) -> bool:
         return self._host.redial.is_current(self.epoch)
 
-    def _if_current(self, react: Callable[..., None], *args: Any) -> None:
-        """The one gate between this dial's results and the runtime."""
+    def if_current(self, react: Callable[..., None], *args: Any) -> None:
+        """The one gate between this dial's results and its host."""
         if self.current:
             react(*args)
+
+    def at(self, stage: str, cause: ReconnectCause) -> None:
+        """The step this dial is in: names its failure and picks the delay after it."""
+        self._stage, self._cause = stage, cause
 
     @property
     def delivered_offset(self) -> int:
@@ -126,116 +113,47 @@ class Connection:
 
     async def _run(self) -> None:
         host, timing = self._host, self._host.timing
-        stage = "connect"
         try:
-            # The server first: a connection that never succeeds leaves no empty mirror behind.
             async with asyncio.timeout(timing.step_deadline):
-                state = await self._client.runtime_state()
+                state = await self.client.runtime_state()
             core = state["coreProcessorState"]
             created_at, server_max = str(core["createdAt"]), int(core["maxOffset"])
             if not self.current:
                 return
-            stage = "open mirror"
-            writer = await host.files.open()
-            writer = await host.files.quarantine_if_damaged(writer)
-            stage = "reconcile"
-            reconciled = await self._reconcile(writer, created_at, server_max)
-            if reconciled is None:
+            after = await host.prepare(self, created_at, server_max)
+            if after is None or not self.current:
                 return
-            writer = reconciled
             self.incarnation = created_at
-            checkpoint = await host.guarded(writer.checkpoint())
-            if not self.current:
-                return
-            if server_max - checkpoint > timing.catchup_threshold:
-                stage = "catch-up"
-                checkpoint = await self._catch_up(writer, created_at, checkpoint, server_max)
-                if not self.current:
-                    return
-                host.files.healed()
-            stage = "subscribe"
-            host.publisher.set(connection=ConnectionState.SUBSCRIBING, catchup=None)
-            self._last_delivered = checkpoint
+            self._last_delivered = after
+            self.at("subscribe", ReconnectCause.SUBSCRIBE_FAILED)
             async with asyncio.timeout(timing.step_deadline):
-                subscription = await self._client.subscribe(
+                subscription = await self.client.subscribe(
                     self._on_batch,
-                    replay_after_offset=checkpoint,
+                    replay_after_offset=after,
                     subscription_key=host.subscription_key,
-                    subscriber=SUBSCRIBER,
+                    subscriber=host.subscriber,
                 )
-        except CatchupWriteError as error:
-            self._if_current(host.write_failed, error.__cause__ or error)
-            return
-        except IncarnationMismatch as error:
-            self._if_current(host.stream_was_reset, str(error))
-            return
         except AuthError as error:
-            self._if_current(host.unauthorized, error)
+            self.if_current(host.unauthorized, error)
             return
         except Exception as error:
-            if is_damage(error):
-                self._if_current(host.heal_damage, describe(error))
-                return
-            cause = (
-                ReconnectCause.CONNECT_FAILED
-                if stage in ("open mirror", "connect")
-                else ReconnectCause.SUBSCRIBE_FAILED
-            )
-            self._if_current(
+            self.if_current(
                 host.schedule_reconnect,
-                f"{stage} failed: {describe(error)}",
-                reconnect_delay(cause),
+                f"{self._stage} failed: {describe(error)}",
+                reconnect_delay(self._cause),
             )
             return
         if not self.current:
             host.spawn(close_subscription(subscription, timing.unsubscribe_deadline), "unsubscribe")
             return
         self._subscription = subscription
-        host.publisher.set(connection=ConnectionState.SUBSCRIBED, catchup=None, last_error=None)
+        host.subscribed()
         subscription.closed.add_done_callback(self._on_closed)
         self._probe = host.spawn(self._run_probe(), "liveness probe")
 
-    async def _reconcile(
-        self, writer: MirrorWriter, created_at: str, server_max: int
-    ) -> MirrorWriter | None:
-        host, deadline = self._host, self._host.timing.step_deadline
-        async with asyncio.timeout(deadline):
-            decision = await host.guarded(writer.reconcile(created_at, server_max))
-        if decision.action is ReconcileAction.DISCARD_AND_REBUILD:
-            log.warning("%s: rebuilding the local mirror: %s", host, decision.reason)
-            writer = await host.files.rebuild(decision.reason)
-            async with asyncio.timeout(deadline):
-                await host.guarded(writer.reconcile(created_at, server_max))
-            if not self.current:
-                return None
-        return writer
-
-    async def _catch_up(
-        self, writer: MirrorWriter, created_at: str, checkpoint: int, server_max: int
-    ) -> int:
-        host, timing = self._host, self._host.timing
-        host.publisher.set(
-            connection=ConnectionState.CATCHING_UP,
-            catchup=CatchupProgress(checkpoint, server_max, 0.0),
-        )
-        return await catch_up(
-            partial(fetch_page, self._client, created_at),
-            partial(_plan_page, writer, created_at),
-            lambda plan: host.guarded(writer.write(plan)),
-            after=checkpoint,
-            total=server_max,
-            page_size=timing.catchup_page,
-            deadline=timing.step_deadline,
-            on_progress=partial(self._if_current, self._progress),
-            clock=asyncio.get_running_loop().time,
-        )
-
-    def _progress(self, progress: CatchupProgress) -> None:
-        self._host.publisher.set(catchup=progress)
-
     def _on_closed(self, closed: asyncio.Future[BaseException]) -> None:
         reason = "closed" if closed.cancelled() else describe(closed.result())
-        self._if_current(self._host.subscription_closed, self.epoch, reason)
+        self.if_current(self._host.subscription_closed, self.epoch, reason)
 
     def _on_batch(self, batch: Delivery) -> None:
         if self.current:
@@ -247,17 +165,16 @@ class Connection:
         state = batch.get("state")
         created_at = state.get("createdAt") if isinstance(state, dict) else None
         if created_at != self.incarnation or self.incarnation is None:
-            # Nothing of a batch that cannot be proven to be of this mirror's incarnation.
+            # Nothing of a batch that cannot be proven to be of the incarnation this dial follows.
             host.stream_was_reset(
-                f"a delivery came from incarnation {created_at}, the mirror holds "
+                f"a delivery came from incarnation {created_at}, this connection follows "
                 f"{self.incarnation}"
             )
             return
         events = batch.get("events") or []
         if events:
             self._last_delivered = max(self._last_delivered, int(events[-1]["offset"]))
-            if not host.ingest.put(self.epoch, str(created_at), events):
-                host.backlog_full(host.ingest.pending_events)
+            host.deliver(self.epoch, self.incarnation, events)
         else:
             max_offset = batch.get("streamMaxOffset")
             if isinstance(max_offset, int):
@@ -274,11 +191,11 @@ class Connection:
                 return
             try:
                 async with asyncio.timeout(timing.probe_deadline):
-                    state = await self._client.runtime_state()
+                    state = await self.client.runtime_state()
             except TimeoutError:
                 misses += 1
                 if misses >= timing.probe_misses:
-                    self._if_current(
+                    self.if_current(
                         self._host.schedule_reconnect,
                         f"liveness probe failed: no answer within {timing.probe_deadline:g} s, "
                         f"{misses} times in a row",
@@ -287,7 +204,7 @@ class Connection:
                     return
                 continue
             except Exception as error:
-                self._if_current(
+                self.if_current(
                     self._host.schedule_reconnect,
                     f"liveness probe failed: {describe(error)}",
                     probe_delay,

@@ -32,7 +32,7 @@ import apsw
 
 from mirror.db_reads import EventRow
 from mirror.preview import prefix_length, preview_line, preview_sql
-from mirror.search.queries import SearchQuery, index_sql, indexed_through_in
+from mirror.search.queries import SearchQuery, index_sql, indexed_through_in, match_expression
 
 _COLUMNS = "e.local_index, e.offset, e.type, e.created_at, e.idempotency_key, " + preview_sql("e")
 
@@ -154,7 +154,7 @@ def hit_before(
     sql, params = index_sql(query, "f.rowid")
     row = conn.execute(
         f"{sql} ORDER BY f.rowid DESC LIMIT 1",
-        (query.match_expression, 0, min(end, indexed), *params),
+        (match_expression(conn, query), 0, min(end, indexed), *params),
     ).fetchone()
     return (None if row is None else int(cast(int, row[0])) + 1), 1
 

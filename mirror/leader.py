@@ -17,10 +17,12 @@ Public API:
   - ``await nudge(appended_offset)``: after an append of this process, check the subscription
     at once (``mirror.nudge``) and resubscribe if it went stale, instead of waiting for the
     liveness probe.
-  - The ``ConnectionHost`` members (``mirror.connection``): what a dial reports back
+  - The ``ConnectionHost`` members (``mirror.connection``): ``prepare`` (the leader's steps
+    before it subscribes, ``mirror.leader_dial``), ``subscribed``, ``deliver`` (into the
+    ``IngestQueue``; a full backlog drops the socket), and what a dial reports back
     (``subscription_closed``, ``stream_was_reset``, ``unauthorized``, ``write_failed``,
-    ``heal_damage``, ``backlog_full``). ``heal_damage(message)`` is also where any damage a
-    read or the quick_check found goes.
+    ``heal_damage``). ``heal_damage(message)`` is also where any damage a read or the
+    quick_check found goes.
 
 A refused token and damage that keeps coming back stop the dialling (``unauthorized``,
 ``failed``) until ``reconnect()``.
@@ -39,6 +41,7 @@ from mirror.connection import Connection
 from mirror.connection_state import ConnectionState, Role
 from mirror.ingest_queue import IngestQueue, Target
 from mirror.integrity import is_damage
+from mirror.leader_dial import SUBSCRIBER, prepare_mirror
 from mirror.nudge import nudge_after_append
 from mirror.processors import IncarnationMismatch, MirrorWriter
 from mirror.redial import Redialer
@@ -59,6 +62,8 @@ _C = ConnectionState
 
 
 class Leader:
+    subscriber: dict[str, str] | None = SUBSCRIBER
+
     def __init__(
         self,
         *,
@@ -140,6 +145,16 @@ class Leader:
     def _dial(self, epoch: int) -> Connection:
         self.publisher.set(connection=_C.CONNECTING, catchup=None)
         return Connection(self, epoch, self._calls.client())
+
+    async def prepare(self, connection: Connection, incarnation: str, head: int) -> int | None:
+        return await prepare_mirror(self, connection, incarnation, head)
+
+    def subscribed(self) -> None:
+        self.publisher.set(connection=_C.SUBSCRIBED, catchup=None, last_error=None)
+
+    def deliver(self, epoch: int, incarnation: str, events: Events) -> None:
+        if not self.ingest.put(epoch, incarnation, events):
+            self.backlog_full(self.ingest.pending_events)
 
     def schedule_reconnect(self, error: str, delay: float) -> None:
         """Drop the connection and dial again after ``delay`` s (never before a pending

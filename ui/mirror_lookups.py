@@ -17,13 +17,15 @@ from typing import TypeVar
 import apsw
 
 from mirror.search.queries import SearchReads
+from mirror.search.scan_pool import scan_threads
 
 T = TypeVar("T")
 
 
 class _Lazy:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, scan_threads: int = 0) -> None:
         self._path = path
+        self._scan_threads = scan_threads
         self._lock = threading.Lock()
         self._reads: SearchReads | None = None
         self._closed = False
@@ -33,7 +35,7 @@ class _Lazy:
             if self._closed:
                 raise RuntimeError("the view is closed")
             if self._reads is None:
-                self._reads = SearchReads.open(self._path)
+                self._reads = SearchReads.open(self._path, self._scan_threads)
             return self._reads
 
     def peek(self) -> SearchReads | None:
@@ -51,7 +53,8 @@ class MirrorLookups:
     def __init__(self, mirror_file: Path) -> None:
         self._quick = _Lazy(mirror_file)
         self._search = _Lazy(mirror_file)
-        self._count = _Lazy(mirror_file)
+        # Counts may scan a whole mirror: they get the spare cores.
+        self._count = _Lazy(mirror_file, scan_threads())
 
     def read(self, body: Callable[[apsw.Connection], T]) -> T:
         """``body(conn)`` in one snapshot on the quick connection (blocking: off the UI thread)."""

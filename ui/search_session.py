@@ -4,7 +4,8 @@
 Every query runs off the UI thread on the view's search connections (`MirrorLookups`). A new
 text supersedes the running query: its generation moves on, the connections are interrupted
 and late answers are dropped. Counting runs beside stepping (connections of their own), so the
-first hit shows before n is known.
+first hit shows before n is known; on a growing stream a recount starts from the last count and
+counts only the events since.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class SearchSession(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.run_now)
         self._counting = False
+        # The last count of the current query: a recount only counts the events since.
+        self._known: HitCount | None = None
         self._recount = QTimer(self)
         self._recount.setSingleShot(True)
         self._recount.setInterval(RECOUNT_MS)
@@ -97,6 +100,7 @@ class SearchSession(QObject):
 
     def _start(self, text: str) -> None:
         self._generation += 1
+        self._known = None
         self._host.find_lookups.interrupt_search()
         self._stepping = False
         self._queued = None
@@ -124,8 +128,8 @@ class SearchSession(QObject):
             lambda conn: hit_before(conn, query, before, BACKWARD_SCAN)
         )
 
-    def _counted(self, query: SearchQuery) -> HitCount:
-        return self._host.find_lookups.counting().count(query)
+    def _counted(self, query: SearchQuery, known: HitCount | None) -> HitCount:
+        return self._host.find_lookups.counting().count(query, known=known)
 
     def _position(self, query: SearchQuery, offset: int) -> int | None:
         return self._host.find_lookups.search().position(query, offset)
@@ -189,13 +193,14 @@ class SearchSession(QObject):
             return
         self._counting = True
         try:
-            counted = await run_blocking(self._counted, query, long=True)
+            counted = await run_blocking(self._counted, query, self._known, long=True)
         except Exception as error:
             self._failed(generation, error)
             return
         finally:
             self._counting = False
         if generation == self._generation:
+            self._known = counted
             note = index_progress_text(counted.indexed_through, counted.total)
             self._update(n=counted.n, index_note=note)
 

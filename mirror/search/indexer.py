@@ -7,8 +7,9 @@ Public API:
   write transaction (``MirrorDb.transaction()`` is re-entrant, so a call made inside another
   transaction would join it and make it longer).
   - ``index_next(max_events=DEFAULT_CHUNK) -> IndexProgress``: index up to ``max_events``
-    events past the checkpoint in ONE transaction that also moves the checkpoint, so a crash
-    loses at most the open chunk and re-running never indexes an event twice. When the setting
+    events past the checkpoint (their FTS rows and their per-block character counts) in ONE
+    transaction that also moves the checkpoint, so a crash loses at most the open chunk and
+    re-running never indexes an event twice. When the setting
     is off it drops the index instead and indexes nothing.
   - ``build(max_events=DEFAULT_CHUNK) -> IndexProgress``: ``index_next`` until caught up.
   - ``progress() -> IndexProgress``.
@@ -26,14 +27,20 @@ it still keeps its checkpoint in ``processor_state`` under its own slug.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 import apsw
 
 from mirror.db import MirrorDb
 from mirror.db_reads import MirrorReads
 from mirror.search.store import (
+    CHAR_BLOCK,
+    CHARS_TABLE,
+    CREATE_CHARS_TABLE,
     CREATE_SEARCH_TABLE,
+    END_MARK,
     SEARCH_INDEX_SLUG,
     SEARCH_OFF,
     SEARCH_SETTING_KEY,
@@ -48,10 +55,14 @@ log = logging.getLogger(__name__)
 # (bench/search.py, two runs); half that keeps catch-up commits from waiting long behind one.
 DEFAULT_CHUNK = 2000
 
-_INSERT_CHUNK = (
-    f"INSERT INTO {SEARCH_TABLE} (rowid, text) "
+_SELECT_TEXTS = (
     f"SELECT local_index, {search_text_sql()} FROM events "
     "WHERE local_index >= ? AND local_index < ? ORDER BY local_index"
+)
+_INSERT_TEXT = f"INSERT INTO {SEARCH_TABLE} (rowid, text) VALUES (?, ?)"
+_ADD_CHARS = (
+    f"INSERT INTO {CHARS_TABLE} (ch, block, n) VALUES (?, ?, ?) "
+    "ON CONFLICT (ch, block) DO UPDATE SET n = n + excluded.n"
 )
 
 
@@ -101,14 +112,14 @@ class SearchIndexer:
         with self.db.transaction() as conn:
             total = self.db.event_count()
             if not search_enabled(self.db):
-                if self._table_exists(conn):
+                if self._tables(conn):
                     clear_search_index(conn)
                 return IndexProgress(0, total, enabled=False)
             stored = self.db.read_checkpoint(SEARCH_INDEX_SLUG)
             start = self._prepare(conn, None if stored is None else stored.offset, total)
             end = min(total, start + max_events)
             if end > start:
-                conn.execute(_INSERT_CHUNK, (start, end))
+                _index_range(conn, start, end)
             if stored is None or end != stored.offset:
                 self.db.write_checkpoint(SEARCH_INDEX_SLUG, "", {}, end)
         return IndexProgress(end, total, enabled=True)
@@ -121,15 +132,16 @@ class SearchIndexer:
         return progress
 
     @staticmethod
-    def _table_exists(conn: apsw.Connection) -> bool:
+    def _tables(conn: apsw.Connection) -> int:
+        """How many of the index's two tables exist."""
         rows = conn.execute(
-            "SELECT 1 FROM sqlite_schema WHERE name = ?", (SEARCH_TABLE,)
+            "SELECT count(*) FROM sqlite_schema WHERE name IN (?, ?)", (SEARCH_TABLE, CHARS_TABLE)
         ).fetchall()
-        return bool(rows)
+        return cast(int, rows[0][0])
 
     def _prepare(self, conn: apsw.Connection, checkpoint: int | None, total: int) -> int:
         """Where to start: the checkpoint, or 0 over a fresh table when it cannot be trusted."""
-        if checkpoint is not None and checkpoint <= total and self._table_exists(conn):
+        if checkpoint is not None and checkpoint <= total and self._tables(conn) == 2:
             return checkpoint
         if checkpoint is not None:
             log.warning(
@@ -138,7 +150,23 @@ class SearchIndexer:
                 checkpoint,
                 total,
             )
-        # No checkpoint (new, discarded, or a schema reset): whatever the table holds is stale.
-        conn.execute(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")
+        # No checkpoint (new, discarded, or a schema reset), or an index built before the
+        # character table existed: whatever the tables hold is stale.
+        clear_search_index(conn)
         conn.execute(CREATE_SEARCH_TABLE)
+        conn.execute(CREATE_CHARS_TABLE)
         return 0
+
+
+def _index_range(conn: apsw.Connection, start: int, end: int) -> None:
+    """Index the events at ``local_index`` in ``[start, end)``: their FTS rows and, per block,
+    how many of them hold each character."""
+    rows = conn.execute(_SELECT_TEXTS, (start, end)).fetchall()
+    conn.executemany(_INSERT_TEXT, rows)
+    chars: Counter[tuple[str, int]] = Counter()
+    for index, text in rows:
+        block = cast(int, index) // CHAR_BLOCK
+        held = set(cast(str, text))
+        held.discard(END_MARK)
+        chars.update((ch, block) for ch in held)
+    conn.executemany(_ADD_CHARS, [(ch, block, n) for (ch, block), n in chars.items()])
