@@ -342,11 +342,8 @@ class StreamProcessor(Generic[S]):
         consumes = self.consumes
         consumed = fresh if consumes is None else [e for e in fresh if e["type"] in consumes]
         validate = self.validate_event
-        # The default accepts every event; skipping its call per event matters in catch-up,
-        # where every page passes through every mirror processor.
-        if getattr(validate, "__func__", None) is not StreamProcessor.validate_event:
-            for event in consumed:
-                validate(event)
+        for event in consumed:
+            validate(event)
         return StagedBatch(
             events=fresh,
             consumed=consumed,

@@ -202,7 +202,7 @@ async def test_validate_event_runs_once_per_consumed_event_however_it_is_overrid
     def validate(event: Event) -> None:
         processor.validated.append(event["offset"])
 
-    # Set on the instance, not the class: still run (only the base class's no-op is skipped).
+    # Set on the instance, not the class: it runs all the same.
     processor.validate_event = validate  # type: ignore[method-assign]
     await processor.ingest([ev(1), ev(2, "b"), ev(3)])
     assert processor.validated == [1, 3]
