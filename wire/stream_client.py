@@ -20,7 +20,7 @@ from wire.errors import ConnectionClosed, HttpStatusError, RemoteError, RpcError
 from wire.http_batch import http_batch_call
 from wire.paths import DEFAULT_NAMESPACE, normalize_path, stream_url
 from wire.session import DEFAULT_MAX_MESSAGE_SIZE, RemoteStub
-from wire.ws import WsSession, connect_ws
+from wire.ws import WsSession, being_cancelled, connect_ws
 
 __all__ = [
     "AuthError",
@@ -93,7 +93,11 @@ class Subscription:
                 with contextlib.suppress(RpcError, TimeoutError):
                     await asyncio.wait_for(stub(), _UNSUBSCRIBE_TIMEOUT)
         finally:
-            await self._ws.aclose()
+            if being_cancelled():
+                # Nobody waits for a graceful close any more (a deadline, an exit).
+                self._ws.abort()
+            else:
+                await self._ws.aclose()
 
     async def aclose(self) -> None:
         """Drop the session without unsubscribing (the server sees a broken session)."""

@@ -21,7 +21,14 @@ from websockets.exceptions import InvalidStatus
 from wire.errors import ConnectionClosed, HttpStatusError, ProtocolError
 from wire.session import DEFAULT_MAX_MESSAGE_SIZE, RemoteStub, RpcSession
 
-__all__ = ["OnClosed", "ServerWebSocket", "WsSession", "connect_ws", "serve_ws"]
+__all__ = [
+    "OnClosed",
+    "ServerWebSocket",
+    "WsSession",
+    "being_cancelled",
+    "connect_ws",
+    "serve_ws",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +79,24 @@ class WsSession:
                 await conn.close()
 
     async def aclose(self) -> None:
-        """Close the session and the socket; pending calls fail with `ConnectionClosed`."""
+        """Close the session and the socket; pending calls fail with `ConnectionClosed`.
+        Cancelled while the closing handshake waits (a peer that stopped answering), it drops
+        the socket at once and stays cancelled."""
         self.session.close(ConnectionClosed("RPC session closed by this side"))
-        with contextlib.suppress(BaseException):
-            await self._task
+        try:
+            await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            if being_cancelled():
+                self.abort()
+                raise
+        except Exception:
+            # How the run ended is the session's `closed` reason, not the closer's concern.
+            pass
+
+    def abort(self) -> None:
+        """Close the session and drop the socket now, with no closing handshake."""
+        self.session.close(ConnectionClosed("RPC session closed by this side"))
+        self._connection.transport.abort()
 
     async def __aenter__(self) -> WsSession:
         return self
@@ -164,6 +185,12 @@ async def serve_ws(
         except Exception:
             logger.exception("on_closed callback of a WebSocket session failed")
     return reason
+
+
+def being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (so it must not wait on a peer)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _describe_close(exc: websockets.ConnectionClosed) -> str:
