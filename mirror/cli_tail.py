@@ -7,7 +7,9 @@ Public API:
   first dialled). Ends with 0 when ``stop`` is set or stdout goes away, 1 when the server
   refuses the token or when ``give_up`` seconds pass without a subscription (the clock
   restarts at each subscription). ``timing``: the runtime's ``RuntimeTiming`` (the verb uses
-  its defaults: step deadline, liveness probe, unsubscribe deadline).
+  its defaults: step deadline, liveness probe, unsubscribe deadline). Ending, it waits at most
+  ``EXIT_GRACE_S`` for unsubscribes still running (a frozen socket's would take the
+  unsubscribe deadline and the WebSocket close timeout).
 - ``tail_start(*, followed, last, incarnation, head) -> TailStart`` (pure): where a dial
   starts printing.
 
@@ -47,6 +49,10 @@ from mirror.types import Events
 from wire.stream_client import AuthError, StreamClient
 
 T = TypeVar("T")
+
+# How long an ending verb waits for its unsubscribes: a courtesy to the server (a subscription
+# ends with its socket anyway) that a frozen socket must not turn into a slow exit.
+EXIT_GRACE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,15 @@ class _Tail:
             self.finished.set_result(code)
 
 
+async def _settle(tasks: set[asyncio.Task[object]]) -> None:
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=EXIT_GRACE_S)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def tail(
     client: StreamClient,
     after: int | None,
@@ -200,8 +215,7 @@ async def tail(
         stopped.cancel()
         state.stop_give_up()
         state.redial.stop()
-        if state.tasks:
-            await asyncio.gather(*state.tasks, return_exceptions=True)
+        await _settle(state.tasks)
     if state.broken:
         # stdout went away (e.g. `| head`): quiet exit, like other Unix tools.
         with contextlib.suppress(OSError):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mirror_support import Proxy, seed
 
-from mirror.cli_tail import TailStart, tail, tail_start
+from mirror.cli_tail import EXIT_GRACE_S, TailStart, tail, tail_start
 from mirror.runtime_status import RuntimeTiming
 from server.run import EmbeddedServer
 from wire.stream_client import StreamClient
@@ -185,3 +185,26 @@ async def test_a_reset_behind_a_frozen_socket_is_noticed_by_the_probe(
         cut(frozen)
     await assert_new_incarnation_printed(output, client)
     assert "retrying" not in output.err, "a reset dials again at once, with no retry line"
+
+
+async def test_ending_does_not_wait_for_the_unsubscribe_of_a_frozen_socket(
+    server: EmbeddedServer, client: StreamClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed(client, 3)
+    output = Output(capsys)
+    stop = asyncio.Event()
+    async with Proxy(server.url) as proxy, StreamClient(proxy.url, PATH) as tail_client:
+        verb = asyncio.ensure_future(tail(tail_client, 0, stop, timing=PROBING))
+        await output.wait(printed_through((await head(client))[1]))
+        frozen = proxy.freeze_websockets()
+        committed = await client.append({"type": "test/while-frozen"})
+        # Printed by the next dial: the frozen one was dropped and its unsubscribe still waits.
+        await output.wait(printed_through(committed["offset"]))
+        stop.set()
+        try:
+            # Its unsubscribe deadline alone is 5 s: an exit within the grace is not waiting.
+            code = await asyncio.wait_for(asyncio.shield(verb), EXIT_GRACE_S + 2)
+        finally:
+            cut(frozen)
+            await asyncio.wait_for(verb, 20)
+    assert code == 0
