@@ -16,8 +16,7 @@ against the epoch in ``Redialer.is_current``). ``MirrorWatcher`` (``mirror.mirro
 the one watch of the mirror file in every role: it follows the file's identity, reads counts and
 incarnation into a typed ``MirrorChange`` that the status takes them from, and re-runs the live
 queries of views when a change says the data moved; ``reader`` asks it which file is current.
-Its ~16 ms coalescing and the publisher's are one class, ``mirror.coalescer.Coalescer``.
-Followers run ``mirror.follower``'s server probe. ``ServerCalls`` makes the one-shot calls.
+Followers run ``mirror.follower``'s server probe; ``ServerCalls`` makes the one-shot calls.
 
 Roles. An online runtime first runs the writer election (a file lock beside the mirror). The
 winner is the *leader*: it opens the mirror for writing, subscribes and writes. Everyone else
@@ -26,18 +25,16 @@ is a *follower*: it reads the same file, sees the leader's commits through its w
 when the leader closes or dies. An offline runtime (no server) only reads.
 
 Reconnecting. ``schedule_reconnect(error, delay)`` is the ONE path that drops a connection and
-arms the dial timer: 1 s after a close or a failed connect/subscribe, at once after a kill/reset
-this client sent or a reset seen, 250 ms after a failed probe, and ``min(30 s, 250 ms x
-2^(n-1))`` after the n-th consecutive failed write (``mirror.backoff.IngestBackoff``, reset
-only by a write that applied events). A pending ingest backoff is never cut short: the timer
-fires no earlier than its deadline, whatever asked. A refused token (``AuthError``) is not
-retried: ``connection`` becomes ``unauthorized`` and nothing dials until ``reconnect()``.
+arms the dial timer, with the delays of ``mirror.backoff``. A pending ingest backoff is never
+cut short: the timer fires no earlier than its deadline, whatever asked. A refused token
+(``AuthError``) is not retried: ``connection`` becomes ``unauthorized`` and nothing dials until
+``reconnect()``.
 One-shot calls (append, runtimeState, kill, reset) go over HTTP batch and never touch the timer.
 
-Ingest. Deliveries are queued as they arrive and the single writer loop applies everything
-queued so far in ONE transaction (``MirrorWriter.ingest``) in a worker thread. Writes are
-shielded from cancellation (``mirror.shielded``), so the in-memory checkpoints always match
-what was committed. Too big a backlog drops the socket and pages history instead.
+Ingest. The single writer loop applies everything queued so far in ONE transaction
+(``MirrorWriter.ingest``) in a worker thread, shielded from cancellation (``mirror.shielded``)
+so the in-memory checkpoints match what was committed. Too big a backlog drops the socket and
+pages history instead.
 
 One incarnation per mirror. Nothing is written that is not proven to be of the incarnation the
 mirror records: each catch-up page comes with the stream's ``createdAt`` read in the same HTTP
@@ -277,9 +274,7 @@ class StreamRuntime:
 
     def _stop_role_tasks(self) -> None:
         for task in (*self._role_tasks, self._nudge):
-            if task is None:
-                continue
-            if task is not asyncio.current_task():
+            if task is not None and task is not asyncio.current_task():
                 task.cancel()
         self._role_tasks = []
 
