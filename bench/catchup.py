@@ -16,7 +16,14 @@ real runtime, next to the bare SQLite insert rate of the same rows measured in t
    json)`` rows with ``executemany``, one transaction per page, WAL + synchronous=NORMAL; run
    twice and averaged, because the machine is shared.
 
-Targets (SPEC): >= 60,000 events/s, >= 40% of the bare rate, peak RSS < 400 MB at 1,000,000.
+5. ``--reference-events M`` (e.g. ``--events 10000000 --reference-events 1000000``): the same
+   server also holds a second stream of M events (same pattern), mirrored into fresh files
+   before and after the main stream; the main rate is printed as a share of their mean, with
+   each run's CPU per event split into client user, client system and server time, so a
+   difference of scale is told apart from the machine's drift during the run.
+
+Targets (SPEC): >= 60,000 events/s, >= 40% of the bare rate, peak RSS < 400 MB at 1,000,000;
+at 10,000,000 (issue 12) the rate within 10% of the 1,000,000 rate and peak RSS < 300 MB.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +51,7 @@ from app.interpreter_tuning import tune_interpreter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STREAM = "/bench/catchup"
+REFERENCE_STREAM = "/bench/catchup-reference"
 TYPES = [f"bench.catchup/{name}" for name in ("alpha", "beta", "gamma", "delta", "epsilon")]
 FILLER = "lorem ipsum dolor sit amet consectetur adipiscing elit " * 6
 SEED_BATCH = 10_000
@@ -72,15 +81,16 @@ def synthetic(count: int, pattern: str, seed: int = 7) -> Iterator[list[dict[str
         yield batch
 
 
-def seed_server(server_dir: Path, count: int, pattern: str) -> None:
-    """Runs in a subprocess: write the events through the server's engine."""
+def seed_server(server_dir: Path, streams: dict[str, int], pattern: str) -> None:
+    """Runs in a subprocess: write each stream's events through the server's engine."""
     from server.registry import StreamRegistry
 
     registry = StreamRegistry(server_dir)
     try:
-        engine = registry.engine("default", STREAM)
-        for batch in synthetic(count, pattern):
-            engine.append_batch(batch)
+        for path, count in streams.items():
+            engine = registry.engine("default", path)
+            for batch in synthetic(count, pattern):
+                engine.append_batch(batch)
     finally:
         registry.close()
 
@@ -91,38 +101,77 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class CatchupRun:
+    """One mirrored stream: wall seconds to subscribed-and-complete, the longest event-loop
+    stall, the events, the mirror file, and CPU seconds of this process (user, system) and of
+    the server."""
+
+    elapsed: float
+    longest_stall: float
+    events: int
+    file: Path
+    client_user: float
+    client_system: float
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.elapsed
+
+    def cpu_line(self) -> str:
+        per = 1e6 / self.events
+        return (
+            f"client {self.client_user * per:.1f} µs user + {self.client_system * per:.1f} µs "
+            f"system, server {self.server_cpu * per:.1f} µs (wall {self.elapsed * per:.1f} µs)"
+        )
+
+
 async def mirror(
-    url: str, data_dir: Path, page: int, server_pid: int, search: bool = True
-) -> tuple[float, float, int, Path, float, float]:
-    """(seconds to subscribed-and-complete, longest loop stall, events, mirror file, client CPU
-    seconds, server CPU seconds). ``search=False`` turns the mirror's search index off first."""
+    url: str,
+    data_dir: Path,
+    page: int,
+    server_pid: int,
+    search: bool = True,
+    stream: str = STREAM,
+) -> CatchupRun:
+    """Mirror ``stream`` into a fresh ``data_dir``; ``search=False`` turns the mirror's search
+    index off first."""
     from mirror.db import MirrorDb
     from mirror.runtime import RuntimeRegistry, RuntimeTiming
     from mirror.search.indexer import set_search_enabled
     from wire.stream_client import StreamClient
 
-    async with StreamClient(url, STREAM) as client:
+    async with StreamClient(url, stream) as client:
         state = await client.runtime_state()
     total = int(state["coreProcessorState"]["maxOffset"])
     registry = RuntimeRegistry(data_dir, timing=RuntimeTiming(catchup_page=page))
     probe = StallProbe()
     probe.start()
-    runtime = registry.acquire(url, "default", STREAM)
+    runtime = registry.acquire(url, "default", stream)
     if not search:
         db = MirrorDb.open(runtime.mirror_file)
         set_search_enabled(db, False)
         db.close()
     started = time.perf_counter()
-    client_cpu, server_cpu = time.process_time(), process_cpu(server_pid)
+    client_before, server_before = os.times(), process_cpu(server_pid)
     runtime.retain()
     await runtime.wait_until(lambda s: s.connection == "subscribed" and s.event_count >= total)
     elapsed = time.perf_counter() - started
-    client_cpu, server_cpu = time.process_time() - client_cpu, process_cpu(server_pid) - server_cpu
+    client_after, server_after = os.times(), process_cpu(server_pid)
     longest = await probe.stop()
     file = runtime.mirror_file
     runtime.release()
     await registry.aclose()
-    return elapsed, longest, total, file, client_cpu, server_cpu
+    return CatchupRun(
+        elapsed,
+        longest,
+        total,
+        file,
+        client_after.user - client_before.user,
+        client_after.system - client_before.system,
+        server_after - server_before,
+    )
 
 
 def bare_rate(mirror_file: Path, target: Path, page: int) -> float:
@@ -164,17 +213,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="catch up a second time with the search index off, and print both rates",
     )
+    parser.add_argument(
+        "--reference-events",
+        type=int,
+        default=0,
+        help="also mirror a stream of this many events before and after, and compare rates",
+    )
     args = parser.parse_args(argv)
     tune_interpreter()  # the process runs with the app's settings (app.cli.main)
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="streamdesk-catchup-") as tmp:
         directory = Path(tmp)
+        streams = {STREAM: args.events}
+        if args.reference_events:
+            streams[REFERENCE_STREAM] = args.reference_events
         started = time.perf_counter()
         # Seeded in a process of its own so this one's peak RSS is the client's alone.
         seed = (
             "import pathlib, sys; sys.path.insert(0, 'bench'); import catchup; "
             f"catchup.seed_server(pathlib.Path({str(directory / 'server' / 'server')!r}), "
-            f"{args.events}, {args.pattern!r})"
+            f"{streams!r}, {args.pattern!r})"
         )
         subprocess.run(
             [sys.executable, "-c", seed],
@@ -184,33 +242,41 @@ def main(argv: list[str] | None = None) -> int:
         )
         seeded = time.perf_counter() - started
         server, url = start_server(directory / "server")
+        references: list[CatchupRun] = []
+
+        def reference(name: str) -> None:
+            if args.reference_events:
+                run = mirror(url, directory / name, args.page, server.pid, True, REFERENCE_STREAM)
+                references.append(asyncio.run(run))
+
         try:
-            elapsed, longest, total, file, client_cpu, server_cpu = asyncio.run(
-                mirror(url, directory / "client", args.page, server.pid)
-            )
+            reference("reference-before")
+            main_run = asyncio.run(mirror(url, directory / "client", args.page, server.pid))
+            # Peak RSS is read before the second reference run: it is the main stream's.
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            size_mb = file.stat().st_size / 1e6
-            bare_first = bare_rate(file, directory / "bare-1.sqlite3", args.page)
+            reference("reference-after")
+            size_mb = main_run.file.stat().st_size / 1e6
+            bare_first = bare_rate(main_run.file, directory / "bare-1.sqlite3", args.page)
             off = None
             if args.search_off_too:
                 off = asyncio.run(
                     mirror(url, directory / "client-off", args.page, server.pid, False)
                 )
-            bare_second = bare_rate(file, directory / "bare-2.sqlite3", args.page)
+            bare_second = bare_rate(main_run.file, directory / "bare-2.sqlite3", args.page)
         finally:
             server.terminate()
             server.wait(30)
     bare = (bare_first + bare_second) / 2
-    rate = total / elapsed
+    total, rate = main_run.events, main_run.rate
     print(
         f"events             {total:,} ({args.pattern} types, pages of {args.page}); "
         f"seeded in {seeded:.1f} s"
     )
-    print(f"catch-up           {rate:,.0f} events/s ({elapsed:.1f} s to subscribed)")
+    print(f"catch-up           {rate:,.0f} events/s ({main_run.elapsed:.1f} s to subscribed)")
     print(f"bare executemany   {bare:,.0f} rows/s ({bare_first:,.0f} / {bare_second:,.0f})")
     print(f"ratio              {rate / bare:.1%} of bare")
     if off is not None:
-        off_rate = total / off[0]
+        off_rate = off.rate
         print(
             f"search index off  {off_rate:,.0f} events/s, {off_rate / bare:.1%} of bare; "
             f"on/off {rate / off_rate:.1%}"
@@ -219,11 +285,17 @@ def main(argv: list[str] | None = None) -> int:
         f"peak RSS (client)  {peak_mb:,.0f} MB; mirror file {size_mb:,.0f} MB "
         f"({size_mb * 1e6 / total:,.0f} bytes per event)"
     )
-    print(f"longest loop stall {longest * 1e3:.0f} ms")
-    print(
-        f"CPU per event      client {client_cpu / total * 1e6:.1f} µs, "
-        f"server {server_cpu / total * 1e6:.1f} µs (wall {elapsed / total * 1e6:.1f} µs, 2 cores)"
-    )
+    print(f"longest loop stall {main_run.longest_stall * 1e3:.0f} ms")
+    print(f"CPU per event      {main_run.cpu_line()}")
+    if references:
+        before, after = references
+        mean = (before.rate + after.rate) / 2
+        print(
+            f"reference stream   {before.events:,} events: {before.rate:,.0f} events/s before, "
+            f"{after.rate:,.0f} after; main rate {rate / mean:.1%} of their mean"
+        )
+        print(f"  before           {before.cpu_line()}")
+        print(f"  after            {after.cpu_line()}")
     return 0
 
 
