@@ -72,7 +72,6 @@ _OUR_OBJECTS = frozenset(
     {
         "events",
         "events_type_local_index",
-        "events_after_insert",
         "events_before_update",
         "event_type_counts",
         "feed_items",

@@ -108,7 +108,7 @@ class MirrorReads:
         return int(self._scalar("PRAGMA user_version", default=0))
 
     def event_count(self) -> int:
-        # Rows are contiguous from offset 1 (the continuity trigger), so max + 1 is the count.
+        # Rows are contiguous from offset 1 (the continuity check), so max + 1 is the count.
         return int(self._scalar("SELECT max(local_index) + 1 FROM events", default=0))
 
     def max_offset(self) -> int:

@@ -13,7 +13,7 @@ The incarnation is the stream's ``createdAt`` (offset 1's commit time): it chang
 stream's storage is wiped (``reset``), unlike ``incarnationId`` which changes on every wake.
 Offsets cannot be trusted across incarnations: a reset stream that grew back past the old
 maximum would otherwise append its events onto stale rows without tripping the continuity
-trigger. Rules, in order:
+check. Rules, in order:
 
 1. nothing local (no rows, no checkpoint) -> record the incarnation;
 2. rows or a checkpoint but no recorded incarnation -> discard;

@@ -5,7 +5,8 @@ Public API:
 - ``SCHEMA_VERSION``: stored in ``PRAGMA user_version`` and in the writer-lock file name. Bump it
   whenever any DDL below changes; an older file is then cleared and rebuilt by replay.
 - ``RAW_EVENTS_SLUG`` / ``EVENT_FEED_SLUG``: the ``processor_state.processor_slug`` values.
-- ``CONTINUITY_CHANGED_MESSAGE`` / ``CONTINUITY_GAP_MESSAGE``: the triggers' abort messages.
+- ``CONTINUITY_CHANGED_MESSAGE`` / ``CONTINUITY_GAP_MESSAGE``: what a changed replay (the update
+  trigger) and a gap (``raw_events.write_insert``) fail with.
 - ``REPLAY_CONFLICT``: the conflict clause every insert into ``events`` ends with.
 - ``CREATE_STATEMENTS`` / ``DROP_STATEMENTS``: used by ``mirror.db`` only.
 
@@ -17,25 +18,33 @@ Design notes (why the events table looks like this):
   of rows, and the ``(type, local_index)`` index keeps its own copy of ``type`` so filtered scans
   never touch the JSON. Writing them alongside from Python would bind four more parameters per
   row and could drift from the JSON.
-- The append invariant is kept by the table itself, with per-row work kept small (it runs for
-  every one of a million rows during catch-up):
-  - an AFTER INSERT trigger aborts on a gap (a new row whose predecessor is missing; the table
-    is contiguous from 0, so that is exactly "not max + 1") and bumps the per-type count;
+- The append invariant (identical replays ignored, a changed offset aborts, a gap aborts) is
+  kept with as little work per row as possible (it runs for every one of millions of rows
+  during catch-up):
+  - ``CHECK (local_index = offset - 1)``: every row sits at its own offset;
   - a BEFORE UPDATE trigger aborts every update: rows never change, so an update can only be a
     replay that changed an existing offset;
   - ``REPLAY_CONFLICT``, the insert's conflict clause, ignores an identical replay and turns a
     changed one into that update. A plain INSERT of an existing offset still fails on the
-    primary key.
-  A BEFORE INSERT trigger would make SQLite compute the four generated columns twice per row
-  (once for ``NEW``, once for the row): counted with callgrind on 5,000-event batches, the
-  insert took 31,000 instructions per event with one, 24,300 with these.
+    primary key;
+  - gaps and ``event_type_counts`` are per batch, in ``mirror.processors.raw_events
+    .write_insert``, the one function that adds rows: it reads the last row, refuses a batch
+    whose first new row is not the next offset (``CONTINUITY_GAP_MESSAGE``) before writing,
+    and adds the new rows' types to the counts, in the caller's transaction.
+  Schema 2 did the last two with an AFTER INSERT trigger per row, which cost about a quarter
+  of the insert: 300,000 pages-of-5,000 inserts took 2.8-3.0 µs of CPU per row with it and
+  2.2-2.3 µs with the per-batch statements. The writer thread sets the pace of a catch-up, so
+  ``bench/catchup.py`` at 1M went from 180-182k to 201-202k events/s (client CPU 5.6-5.7 ->
+  5.1 µs per event), alternate runs. A BEFORE INSERT trigger is worse still: SQLite computes
+  the four generated columns twice per row (31,000 instructions per event against 24,300 with
+  the AFTER trigger, callgrind).
 - No ON DELETE triggers: rows leave only through a whole-mirror discard, which clears
   ``event_type_counts`` in the same transaction and keeps SQLite's fast table truncation.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 RAW_EVENTS_SLUG = "raw-events"
 EVENT_FEED_SLUG = "event-feed"
@@ -73,16 +82,6 @@ CREATE_STATEMENTS: tuple[str, ...] = (
     ) WITHOUT ROWID
     """,
     f"""
-    CREATE TRIGGER IF NOT EXISTS events_after_insert AFTER INSERT ON events
-    BEGIN
-      SELECT RAISE(ABORT, '{CONTINUITY_GAP_MESSAGE}')
-        WHERE NEW.local_index <> 0
-          AND NOT EXISTS (SELECT 1 FROM events WHERE local_index = NEW.local_index - 1);
-      INSERT INTO event_type_counts (type, n) VALUES (NEW.type, 1)
-        ON CONFLICT (type) DO UPDATE SET n = n + 1;
-    END
-    """,
-    f"""
     CREATE TRIGGER IF NOT EXISTS events_before_update BEFORE UPDATE ON events
     BEGIN
       SELECT RAISE(ABORT, '{CONTINUITY_CHANGED_MESSAGE}');
@@ -116,7 +115,8 @@ CREATE_STATEMENTS: tuple[str, ...] = (
     """,
 )
 
-# Every object CREATE_STATEMENTS makes, dropped on a schema-version mismatch.
+# Every object CREATE_STATEMENTS makes (and schema 2's insert trigger), dropped on a
+# schema-version mismatch.
 DROP_STATEMENTS: tuple[str, ...] = (
     "DROP TRIGGER IF EXISTS events_after_insert",
     "DROP TRIGGER IF EXISTS events_before_update",

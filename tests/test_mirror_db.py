@@ -1,4 +1,4 @@
-"""The mirror database: schema, continuity trigger, counts, versioning, corruption, discard."""
+"""The mirror database: schema, continuity check, counts, versioning, corruption, discard."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from mirror import wal_checkpointer
 from mirror.db import MirrorDb, MirrorReader, encode_json
 from mirror.jsonb import JsonbEncoder
 from mirror.processors import MirrorWriter
-from mirror.processors.raw_events import plan_insert
+from mirror.processors.raw_events import (
+    ContinuityError,
+    check_continuity,
+    plan_insert,
+    write_insert,
+)
 from mirror.schema import (
     CONTINUITY_CHANGED_MESSAGE,
     EVENT_FEED_SLUG,
@@ -45,7 +50,7 @@ _JSONB = JsonbEncoder()
 
 def insert(db: MirrorDb, events: list[dict[str, Any]]) -> None:
     with db.transaction() as conn:
-        conn.execute(*plan_insert(events, _JSONB))
+        write_insert(conn, plan_insert(events, _JSONB))
 
 
 def test_fresh_file_has_schema_wal_and_version(db: MirrorDb) -> None:
@@ -121,6 +126,60 @@ def test_first_event_must_be_offset_one(db: MirrorDb) -> None:
         insert(db, [ev(2)])
 
 
+@pytest.mark.parametrize(
+    ("head", "first", "indexes", "gap"),
+    [
+        (-1, 0, None, False),  # the first batch starts at offset 1
+        (-1, 1, None, True),
+        (4, 5, None, False),  # right after the last row
+        (4, 2, None, False),  # overlaps it: replays, then new rows
+        (4, 6, None, True),
+        (9, 4, (4, 6, 10), False),  # replays of 5 and 7, then offset 11
+        (9, 4, (4, 6), False),  # only replays
+        (2, 1, (1, 3, 5), True),  # a hole past the head
+        (2, 4, (4, 5), True),  # starts past the head
+        (-1, 0, (0, 2), True),
+    ],
+)
+def test_check_continuity(
+    head: int, first: int, indexes: tuple[int, ...] | None, gap: bool
+) -> None:
+    if gap:
+        with pytest.raises(ContinuityError, match="append continuously"):
+            check_continuity(head, first, indexes)
+    else:
+        check_continuity(head, first, indexes)
+
+
+def test_batches_that_are_not_one_run_replay_and_extend(db: MirrorDb) -> None:
+    insert(db, [ev(i, "a") for i in range(1, 11)])
+    insert(db, [ev(5, "a"), ev(7, "a"), ev(11, "b")])
+    assert db.event_count() == 11 and db.type_counts() == {"a": 10, "b": 1}
+    # The same offset twice in one batch is one row.
+    insert(db, [ev(12, "c"), ev(12, "c"), ev(13, "c")])
+    assert db.event_count() == 13 and db.type_counts() == {"a": 10, "b": 1, "c": 2}
+    insert(db, [ev(i, "a" if i <= 10 else "c") for i in range(9, 16) if i != 11] + [ev(11, "b")])
+    assert db.event_count() == 15 and db.type_counts() == {"a": 10, "b": 1, "c": 4}
+    for name, n in db.type_counts().items():
+        assert db._scalar("SELECT count(*) FROM events WHERE type = ?", (name,)) == n
+
+
+def test_a_batch_that_runs_past_the_last_row_counts_only_new_rows(db: MirrorDb) -> None:
+    insert(db, [ev(i, "a") for i in range(1, 6)])
+    insert(db, [ev(i, "a" if i <= 5 else "b") for i in range(3, 9)])
+    assert db.event_count() == 8 and db.type_counts() == {"a": 5, "b": 3}
+
+
+@pytest.mark.parametrize("batch", [[ev(4), ev(5)], [ev(2), ev(4)], [ev(1), ev(3), ev(5)]])
+def test_a_gap_is_refused_before_anything_is_written(db: MirrorDb, batch: list[Any]) -> None:
+    insert(db, [ev(1), ev(2)])
+    # Even a caller that swallows the error and commits has written nothing of the batch.
+    with db.transaction() as conn, pytest.raises(ContinuityError, match="append continuously"):
+        write_insert(conn, plan_insert(batch, _JSONB))
+    assert db.event_count() == 2 and db.type_counts() == {"a": 2}
+    assert [row.offset for row in db.events_range(0, 10)] == [1, 2]
+
+
 def test_type_counts_track_inserts_replays_and_aborts(db: MirrorDb) -> None:
     writer = MirrorWriter(db)
     writer.apply_sync([ev(i, ["a", "b", "c"][i % 3]) for i in range(1, 101)])
@@ -183,7 +242,7 @@ def test_reader_reads_while_the_writer_holds_a_transaction(db: MirrorDb) -> None
     reader = db.open_reader()
     version = reader.data_version()
     with db.transaction() as conn:
-        conn.execute(*plan_insert([ev(3)], _JSONB))
+        write_insert(conn, plan_insert([ev(3)], _JSONB))
         # WAL: the reader sees the last commit at once, no waiting on the open write.
         assert reader.event_count() == 2
     assert reader.event_count() == 3
@@ -338,7 +397,7 @@ def test_discard_clears_everything_in_one_commit(db: MirrorDb) -> None:
 
 def test_failed_transaction_rolls_back_and_connection_stays_usable(db: MirrorDb) -> None:
     with pytest.raises(ZeroDivisionError), db.transaction() as conn:
-        conn.execute(*plan_insert([ev(1)], _JSONB))
+        write_insert(conn, plan_insert([ev(1)], _JSONB))
         raise ZeroDivisionError
     assert db.event_count() == 0
     insert(db, [ev(1)])
