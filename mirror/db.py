@@ -3,7 +3,8 @@
 Public API:
 
 - ``MirrorDb.open(path) -> MirrorDb``: the writer connection. Creates the directory, moves an
-  unreadable file aside (``quarantine_file``) and starts fresh, and ensures the schema (a
+  unreadable file aside (``quarantine_file``) and starts fresh, and ensures the schema (a version
+  in ``schema.MIGRATIONS`` is brought up to date in place, rows kept; any other
   ``PRAGMA user_version`` mismatch clears every checkpoint in its own commit first, then drops and
   recreates every table in one transaction, so a stale cursor never sits over an empty table).
   Attributes ``path``, ``schema_reset`` (the schema was rebuilt on open) and ``quarantined_to``
@@ -48,6 +49,7 @@ from mirror.schema import (
     CREATE_STATEMENTS,
     DROP_STATEMENTS,
     INCARNATION_KEY,
+    MIGRATIONS,
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
 )
@@ -215,6 +217,13 @@ class MirrorDb(MirrorReads):
         if version == SCHEMA_VERSION or (version == 0 and not existing):
             with self.transaction() as conn:
                 self._create_schema(conn)
+            return
+        if version in MIGRATIONS and existing == _OUR_OBJECTS:
+            with self.transaction() as conn:
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                self._create_schema(conn)
+            log.info("mirror %s: schema %s -> %s in place", self.path, version, SCHEMA_VERSION)
             return
         log.warning(
             "mirror %s has schema version %s, expected %s: clearing and rebuilding",

@@ -9,6 +9,9 @@ Public API:
   trigger) and a gap (``raw_events.write_insert``) fail with.
 - ``REPLAY_CONFLICT``: the conflict clause every insert into ``events`` ends with.
 - ``CREATE_STATEMENTS`` / ``DROP_STATEMENTS``: used by ``mirror.db`` only.
+- ``MIGRATIONS``: older versions whose rows are kept as they are, with the statements that bring
+  such a file to ``SCHEMA_VERSION`` in place (then ``CREATE_STATEMENTS``); any other version is
+  cleared and rebuilt.
 
 Design notes (why the events table looks like this):
 
@@ -114,6 +117,12 @@ CREATE_STATEMENTS: tuple[str, ...] = (
     ) WITHOUT ROWID
     """,
 )
+
+# Schema 2 differs only by its AFTER INSERT trigger (the tables, rows and counts are the same), so
+# a mirror of millions of events is not downloaded again to drop it.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("DROP TRIGGER IF EXISTS events_after_insert",),
+}
 
 # Every object CREATE_STATEMENTS makes (and schema 2's insert trigger), dropped on a
 # schema-version mismatch.

@@ -17,6 +17,7 @@ import pytest
 from mirror import wal_checkpointer
 from mirror.db import MirrorDb, MirrorReader, encode_json
 from mirror.jsonb import JsonbEncoder
+from mirror.processor import StoredState
 from mirror.processors import MirrorWriter
 from mirror.processors.raw_events import (
     ContinuityError,
@@ -26,6 +27,7 @@ from mirror.processors.raw_events import (
 )
 from mirror.schema import (
     CONTINUITY_CHANGED_MESSAGE,
+    CONTINUITY_GAP_MESSAGE,
     EVENT_FEED_SLUG,
     RAW_EVENTS_SLUG,
     SCHEMA_VERSION,
@@ -260,7 +262,7 @@ def set_user_version(path: Path, version: int) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize("old_version", [0, SCHEMA_VERSION - 1, SCHEMA_VERSION + 7])
+@pytest.mark.parametrize("old_version", [0, 1, SCHEMA_VERSION + 7])
 async def test_schema_mismatch_clears_checkpoint_and_replays(
     tmp_path: Path, old_version: int
 ) -> None:  # 31, 32
@@ -279,6 +281,40 @@ async def test_schema_mismatch_clears_checkpoint_and_replays(
     # ingest straight away (no snapshot first): the replay from offset 1 is accepted
     assert await writer.ingest([ev(1), ev(2), ev(3)]) == 3
     assert [r.offset for r in db.events_range(0, 5)] == [1, 2, 3]
+    db.close()
+
+
+# Schema 2's per-row insert trigger, as its files hold it.
+_SCHEMA_2_TRIGGER = f"""
+CREATE TRIGGER events_after_insert AFTER INSERT ON events
+BEGIN
+  SELECT RAISE(ABORT, '{CONTINUITY_GAP_MESSAGE}')
+    WHERE NEW.local_index <> 0
+      AND NOT EXISTS (SELECT 1 FROM events WHERE local_index = NEW.local_index - 1);
+  INSERT INTO event_type_counts (type, n) VALUES (NEW.type, 1)
+    ON CONFLICT (type) DO UPDATE SET n = n + 1;
+END
+"""
+
+
+async def test_a_schema_2_mirror_is_brought_up_to_date_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    db = MirrorDb.open(path)
+    await MirrorWriter(db, "k").ingest([ev(1, "a"), ev(2, "b"), ev(3, "a")])
+    db.close()
+    conn = apsw.Connection(str(path))
+    conn.execute(_SCHEMA_2_TRIGGER)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+    db = MirrorDb.open(path)
+    assert not db.schema_reset and db.user_version() == SCHEMA_VERSION
+    assert db._scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 1
+    assert db.read_checkpoint(RAW_EVENTS_SLUG, "k") == StoredState(3, {})
+    assert db.type_counts() == {"a": 2, "b": 1}
+    writer = MirrorWriter(db, "k")
+    assert await writer.ingest([ev(3, "a"), ev(4, "b")]) == 1
+    assert db.event_count() == 4 and db.type_counts() == {"a": 2, "b": 2}
     db.close()
 
 
